@@ -1,0 +1,1 @@
+"""Gmsh geometry generators (pure geometry, no physics): each ``build(comm, spec) -> MeshBundle``."""

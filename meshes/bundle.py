@@ -1,0 +1,51 @@
+"""What a geometry generator hands to the solver: a distributed mesh with named tags."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dolfinx.mesh import Mesh, MeshTags
+
+
+@dataclass(frozen=True)
+class Particle:
+    """One spherical particle: centre (m) and radius (m)."""
+
+    center: tuple[float, float, float]
+    radius: float
+
+
+@dataclass(frozen=True)
+class MeshStats:
+    """Geometry and mesh statistics reported by ``ssbmech mesh`` and stored in summary.json.
+
+    Volume fractions are of the named region in the box; quality is Gmsh's minimum SICN
+    (signed inverse condition number, 1 = regular tetrahedron).
+    """
+
+    num_cells: int
+    num_vertices: int
+    min_quality: float
+    volume_fractions_requested: dict[str, float] = field(default_factory=dict)
+    volume_fractions_achieved: dict[str, float] = field(default_factory=dict)
+    particles: tuple[Particle, ...] = ()
+
+
+@dataclass(frozen=True)
+class MeshBundle:
+    """Mesh, cell/facet tags and the name -> integer maps for both (same on every rank)."""
+
+    mesh: Mesh
+    cell_tags: MeshTags
+    facet_tags: MeshTags
+    cell_names: dict[str, int]
+    facet_names: dict[str, int]
+    stats: MeshStats
+
+    def write_tag_map(self, path: Path) -> None:
+        """Write ``tags.json`` ({"cells": {name: id}, "facets": {name: id}}); call on rank 0."""
+        path.write_text(
+            json.dumps({"cells": self.cell_names, "facets": self.facet_names}, indent=2) + "\n"
+        )

@@ -1,0 +1,1 @@
+"""Rendering and reports from run-directory files only (never imports DOLFINx)."""

@@ -1,0 +1,6 @@
+"""Command line (placeholder until the CLI lands)."""
+
+
+def main() -> int:
+    """Entry point."""
+    return 0

@@ -1,0 +1,68 @@
+"""Unit parsing at the edge: case values are SI numbers or strings with units ("2 um", "50 MPa").
+
+Every quantity type below is a float in SI once validated. A bare number is taken as SI; a
+string must carry a unit of the right dimension, otherwise validation fails with a message that
+names the expected dimension and an example.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Any
+
+import pint
+from pydantic import BeforeValidator
+
+
+@lru_cache(maxsize=1)
+def registry() -> pint.UnitRegistry:
+    """The one pint registry (built lazily: no import-time side effects)."""
+    ureg = pint.UnitRegistry()
+    return ureg
+
+
+def to_si(value: Any, dimension: str, example: str) -> float:
+    """Convert a number (already SI) or a unit string to an SI float of ``dimension``.
+
+    ``dimension`` is a pint dimensionality string such as ``"[length]"``; ``example`` is shown
+    in the error message.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number or a string with units like {example!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    if not isinstance(value, str):
+        raise ValueError(f"expected a number or a string with units like {example!r}")
+    ureg = registry()
+    try:
+        quantity = ureg.Quantity(value.strip())
+    except (pint.errors.PintError, ValueError, SyntaxError, AttributeError, TypeError) as exc:
+        raise ValueError(f"cannot read {value!r} as a quantity (e.g. {example!r}): {exc}") from None
+    if not isinstance(quantity, pint.Quantity):
+        return float(quantity)
+    expected = ureg.get_dimensionality(dimension)
+    if quantity.dimensionality != expected:
+        raise ValueError(
+            f"{value!r} has dimension {quantity.dimensionality}, expected {dimension} (e.g. {example!r})"
+        )
+    return float(quantity.to_base_units().magnitude)
+
+
+def _quantity(dimension: str, example: str) -> BeforeValidator:
+    return BeforeValidator(lambda v: to_si(v, dimension, example))
+
+
+Length = Annotated[float, _quantity("[length]", "2 um")]
+"""Length (m)."""
+Pressure = Annotated[float, _quantity("[pressure]", "50 MPa")]
+"""Pressure, stress or modulus (Pa)."""
+Time = Annotated[float, _quantity("[time]", "10 min")]
+"""Time (s)."""
+Toughness = Annotated[float, _quantity("[pressure] * [length] ** 0.5", "0.23 MPa*m**0.5")]
+"""Fracture toughness (Pa m^0.5)."""
+MolarVolume = Annotated[float, _quantity("[volume] / [substance]", "9e-6 m**3/mol")]
+"""Partial molar volume (m3 mol-1)."""
+Concentration = Annotated[float, _quantity("[substance] / [volume]", "3.11e5 mol/m**3")]
+"""Concentration (mol m-3)."""
+Stiffness = Annotated[float, _quantity("[pressure] / [length]", "1e13 Pa/m")]
+"""Areal spring stiffness of a test fixture, N/m per m² of cell area (Pa m-1)."""

@@ -1,6 +1,119 @@
-"""Command line (placeholder until the CLI lands)."""
+"""``ssbmech`` command line: check, mesh, run, render.
+
+Exit codes: 0 success, 2 bad input, 3 solver failure, 1 anything else. Heavy libraries
+(DOLFINx, PETSc, PyVista) are imported only by the subcommand that needs them, so ``render``
+never loads DOLFINx and ``check`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from solver.errors import CaseError, SolverError
+
+log = logging.getLogger("ssbmech")
 
 
-def main() -> int:
-    """Entry point."""
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ssbmech", description="Chemo-mechanics of Si anodes in all-solid-state batteries."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug output")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def case_command(name: str, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("case", type=Path, help="case file (YAML)")
+        p.add_argument(
+            "--set",
+            dest="overrides",
+            action="append",
+            default=[],
+            metavar="KEY.PATH=VALUE",
+            help="override a case value (repeatable)",
+        )
+        return p
+
+    case_command("check", "validate a case and print it resolved (SI units)")
+    p = case_command("mesh", "build geometry and mesh only; print statistics")
+    p.add_argument("--out", type=Path, help="write mesh.msh and tags.json here")
+    p = case_command("run", "run a case (works under mpirun -n N)")
+    p.add_argument("--out", type=Path, help="run directory (default runs/<case name>)")
+    p.add_argument("--force", action="store_true", help="replace an existing run directory")
+    p = sub.add_parser("render", help="images, plots and report.html into RUN_DIR/figures")
+    p.add_argument("run_dir", type=Path)
+    return parser
+
+
+def _configure_logging(verbose: bool, rank: int) -> None:
+    level = logging.DEBUG if verbose else logging.INFO
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(level if rank == 0 else logging.WARNING)
+    log.propagate = False
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``ssbmech`` console script."""
+    args = _parser().parse_args(argv)
+    rank = 0
+    if args.command in ("mesh", "run"):
+        from mpi4py import MPI
+
+        rank = MPI.COMM_WORLD.rank
+    _configure_logging(args.verbose, rank)
+    try:
+        return _dispatch(args)
+    except (CaseError, SolverError) as exc:
+        if rank == 0:
+            print(f"ssbmech {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "render":
+        from postprocess.render import RenderError, render_run
+
+        try:
+            for path in render_run(args.run_dir):
+                log.info("wrote %s", path)
+        except RenderError as exc:
+            raise CaseError(str(exc)) from None
+        return 0
+
+    from solver.case import dump_resolved, load_case
+
+    case = load_case(args.case, args.overrides)
+    if args.command == "check":
+        print(dump_resolved(case), end="")
+        return 0
+
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    if args.command == "mesh":
+        from solver.mesh_report import describe_mesh
+        from solver.run import build_mesh
+
+        if args.out and comm.rank == 0:
+            args.out.mkdir(parents=True, exist_ok=True)
+        bundle = build_mesh(comm, case, args.case, args.out / "mesh.msh" if args.out else None)
+        if args.out and comm.rank == 0:
+            bundle.write_tag_map(args.out / "tags.json")
+        log.info("%s", describe_mesh(bundle))
+        return 0
+
+    from solver.run import run_case
+
+    out = args.out or Path("runs") / case.name
+    run_case(case, args.case, out, args.force, comm)
+    log.info("run directory: %s", out)
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

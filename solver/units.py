@@ -17,8 +17,7 @@ from pydantic import BeforeValidator
 @lru_cache(maxsize=1)
 def registry() -> pint.UnitRegistry:
     """The one pint registry (built lazily: no import-time side effects)."""
-    ureg = pint.UnitRegistry()
-    return ureg
+    return pint.UnitRegistry()
 
 
 def to_si(value: Any, dimension: str, example: str) -> float:
@@ -33,6 +32,10 @@ def to_si(value: Any, dimension: str, example: str) -> float:
         return float(value)
     if not isinstance(value, str):
         raise ValueError(f"expected a number or a string with units like {example!r}")
+    try:
+        return float(value)  # a plain number written as a string, e.g. YAML's "1e-6"
+    except ValueError:
+        pass
     ureg = registry()
     try:
         quantity = ureg.Quantity(value.strip())
@@ -43,9 +46,11 @@ def to_si(value: Any, dimension: str, example: str) -> float:
     expected = ureg.get_dimensionality(dimension)
     if quantity.dimensionality != expected:
         raise ValueError(
-            f"{value!r} has dimension {quantity.dimensionality}, expected {dimension} (e.g. {example!r})"
+            f"{value!r} has dimension {quantity.dimensionality}, "
+            f"expected {dimension} (e.g. {example!r})"
         )
-    return float(quantity.to_base_units().magnitude)
+    # 15 significant digits: "150 nm" -> 1.5e-07, not 1.5000000000000002e-07
+    return float(f"{quantity.to_base_units().magnitude:.15g}")
 
 
 def _quantity(dimension: str, example: str) -> BeforeValidator:

@@ -1,0 +1,69 @@
+"""Isotropic linear-elastic material with an optional lithiation expansion and fracture data.
+
+Moduli may depend on the Li fraction θ: E(θ) = E + (E_lithiated − E) θ, likewise ν (linear
+in θ, i.e. in x of LixSi); a material without ``*_lithiated`` values is θ-independent.
+Strength for crack risk: σ_f = K_IC / (Y √(π a0)) with flaw size a0 and geometry factor Y.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from solver.materials.expansion import ExpansionLaw
+from solver.units import Length, Pressure, Toughness
+
+PositivePressure = Annotated[Pressure, Field(gt=0)]
+Poisson = Annotated[float, Field(gt=-1, lt=0.5)]
+
+
+class Material(BaseModel):
+    """A named parameter set; every default value carries its source in ``sources``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str
+    description: str = ""
+    E: PositivePressure
+    nu: Poisson
+    E_lithiated: PositivePressure | None = None
+    nu_lithiated: Poisson | None = None
+    expansion: ExpansionLaw | None = None
+    K_IC: Annotated[Toughness, Field(gt=0)] | None = None
+    flaw_size: Annotated[Length, Field(gt=0)] = 0.5e-6
+    flaw_geometry_factor: Annotated[float, Field(gt=0)] = 1.12
+    sources: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        """True if the material hosts lithium (has an expansion law)."""
+        return self.expansion is not None
+
+    def youngs_modulus(self, theta: float) -> float:
+        """E (Pa) at Li fraction ``theta``."""
+        if self.E_lithiated is None:
+            return self.E
+        return self.E + (self.E_lithiated - self.E) * theta
+
+    def poisson_ratio(self, theta: float) -> float:
+        """ν (-) at Li fraction ``theta``."""
+        if self.nu_lithiated is None:
+            return self.nu
+        return self.nu + (self.nu_lithiated - self.nu) * theta
+
+    def lame(self, theta: float) -> tuple[float, float]:
+        """Lamé parameters (λ, μ) in Pa at Li fraction ``theta``."""
+        E, nu = self.youngs_modulus(theta), self.poisson_ratio(theta)
+        return E * nu / ((1 + nu) * (1 - 2 * nu)), E / (2 * (1 + nu))
+
+    def chemical_strain(self, theta: float) -> float:
+        """Isotropic chemical strain β (-); 0 for a material that hosts no lithium."""
+        return 0.0 if self.expansion is None else self.expansion.strain(theta)
+
+    @property
+    def fracture_strength(self) -> float | None:
+        """σ_f = K_IC / (Y √(π a0)) (Pa), or None without K_IC (crack risk not defined)."""
+        if self.K_IC is None:
+            return None
+        return self.K_IC / (self.flaw_geometry_factor * math.sqrt(math.pi * self.flaw_size))

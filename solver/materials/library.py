@@ -1,0 +1,132 @@
+"""Named material parameter sets (SI), each value with its source (physics.md, section 2).
+
+A case picks a set by name and may override any field:
+``matrix: {base: Li6PS5Cl, E: "22 GPa"}``. Ranges in the literature are noted in the sources;
+the value chosen is a default, not a truth.
+
+Silicon convention: c and c_max are per reference (unlithiated) Si volume; Ω = 9.0e-6 m3/mol
+follows from the expansion, Ω·c_max = 2.8 = ΔV/V0 at Li15Si4 (Ω = β·V_m(Si),
+V_m = 1.206e-5 m3/mol).
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from solver.materials.base import Material
+from solver.materials.expansion import TabulatedExpansion
+
+# a-LixSi: film biaxial modulus M = E/(1−ν) falls linearly from 70 GPa (Li0.32Si) to 35 GPa
+# (Li3.0Si) (Sethuraman et al. 2010); extrapolated to x = 0 and x = 3.75 (θ = 1, Li15Si4):
+# M(0) = 74.2 GPa, M(3.75) = 25.2 GPa; with ν 0.22 → 0.28 (Shenoy et al. 2010) this gives
+# E = 57.9 GPa → 18.1 GPa, linear in θ = x/3.75.
+_SI_FILM = "Sethuraman et al. 2010, J. Power Sources 195, 5062 (biaxial modulus of a-LixSi films)"
+
+LIBRARY: dict[str, Material] = {
+    m.name: m
+    for m in (
+        Material(
+            name="Si",
+            description="amorphous Si / a-LixSi (θ = 1 at Li15Si4-like full lithiation)",
+            E=57.9e9,
+            E_lithiated=18.1e9,
+            nu=0.22,
+            nu_lithiated=0.28,
+            expansion=TabulatedExpansion(theta=[0.0, 1.0], volume_change_table=[0.0, 2.8]),
+            K_IC=0.7e6,
+            flaw_size=10e-9,
+            sources={
+                "E": _SI_FILM + "; film data default, DFT gives ≈90 → 40 GPa (Shenoy 2010)",
+                "nu": "Shenoy et al. 2010, J. Power Sources 195, 6825 (0.22 → 0.28 with x)",
+                "expansion": "Obrovac & Krause 2007, J. Electrochem. Soc. 154, A103: "
+                "ΔV/V0 ≈ +280 % at Li15Si4, linear in x",
+                "K_IC": "Pharr et al. 2013 (0.5–0.8 MPa√m for LixSi); c-Si 0.7–1.0 (Hopcroft 2010)",
+                "flaw_size": "assumed: 10 nm surface flaw in nano-Si",
+            },
+        ),
+        Material(
+            name="c-Si",
+            description="crystalline Si, isotropic average",
+            E=160e9,
+            nu=0.22,
+            expansion=TabulatedExpansion(theta=[0.0, 1.0], volume_change_table=[0.0, 2.8]),
+            K_IC=0.9e6,
+            flaw_size=10e-9,
+            sources={
+                "E": "Hopcroft et al. 2010, J. MEMS 19, 229 (130–188 GPa by direction)",
+                "nu": "Hopcroft et al. 2010",
+                "expansion": "Obrovac & Krause 2007 (+280 % at Li15Si4)",
+                "K_IC": "0.7–1.0 MPa√m (physics.md, c-Si)",
+                "flaw_size": "assumed: 10 nm",
+            },
+        ),
+        Material(
+            name="Li6PS5Cl",
+            description="argyrodite sulfide electrolyte",
+            E=24e9,
+            nu=0.30,
+            K_IC=0.23e6,
+            flaw_size=0.5e-6,
+            sources={
+                "E": "Deng et al. 2016, J. Electrochem. Soc. 163, A67 (DFT, 22–29 GPa)",
+                "nu": "Deng et al. 2016 (0.25–0.35)",
+                "K_IC": "McGrogan et al. 2017, Adv. Energy Mater. 7, 1602011 (Li2S–P2S5 glass, "
+                "used as proxy)",
+                "flaw_size": "physics.md sanity check: Griffith flaw ≈ 0.5 µm",
+            },
+        ),
+        Material(
+            name="Li3PS4",
+            description="glassy Li3PS4 (75Li2S·25P2S5)",
+            E=22e9,
+            nu=0.30,
+            K_IC=0.23e6,
+            flaw_size=0.5e-6,
+            sources={
+                "E": "Sakuda et al. 2013, Sci. Rep. 3, 2261 (Li2S–P2S5 glasses 18–25 GPa)",
+                "nu": "Sakuda et al. 2013 (≈0.30)",
+                "K_IC": "McGrogan et al. 2017 (0.23 MPa√m)",
+                "flaw_size": "assumed: 0.5 µm",
+            },
+        ),
+        Material(
+            name="LLZTO",
+            description="Ta-doped Li7La3Zr2O12 garnet, 98 % dense",
+            E=158.5e9,
+            nu=0.26,
+            K_IC=1.51e6,
+            flaw_size=1e-6,
+            sources={
+                "E": "Hu et al. 2022 (158.5 GPa at 98 % density)",
+                "nu": "Hu et al. 2022 (0.26)",
+                "K_IC": "Wolfenstine et al. 2013 / Hu et al. 2022 (0.44 → 1.51 MPa√m as "
+                "density rises 83 → 98 %)",
+                "flaw_size": "assumed: 1 µm pore/grain-boundary flaw",
+            },
+        ),
+        Material(
+            name="Cu",
+            description="copper current-collector foil (ductile: no crack risk)",
+            E=120e9,
+            nu=0.34,
+            sources={"E": "handbook, 110–130 GPa", "nu": "handbook"},
+        ),
+    )
+}
+
+
+def material_data(base: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """Field values of library set ``base`` with ``overrides`` applied (not yet validated).
+
+    Raises ValueError for an unknown name, listing the closest and all known names.
+    """
+    if base not in LIBRARY:
+        close = difflib.get_close_matches(base, LIBRARY, n=3, cutoff=0.4)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise ValueError(f"unknown material {base!r}{hint} (known: {', '.join(LIBRARY)})")
+    data = LIBRARY[base].model_dump()
+    data.update(overrides)
+    changed = {k: "case override" for k in overrides if k not in ("name", "description")}
+    data["sources"] = {**data["sources"], **changed}
+    return data

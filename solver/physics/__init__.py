@@ -1,0 +1,1 @@
+"""Physics: one module per field or law."""

@@ -1,0 +1,257 @@
+"""Small-strain linear elasticity with an isotropic chemical eigenstrain (model ``uniform-small``).
+
+    div σ = 0,  σ = λ(θ) tr(ε_e) I + 2 μ(θ) ε_e,  ε_e = sym ∇u − β(θ) I      (Pa, m)
+
+Weak form: ∫ σ(u) : ε(v) dx = −p ∫_top n·v ds (``pressure`` loading only). Supports (box
+geometries): rollers on the four lateral faces, u_z = 0 on the bottom (zmin), and on the top
+(zmax) either the traction −p n or a rigid platen u_z = w (``fixed_gap``, ``spring``). Without
+supports (``free``), the six rigid-body modes are removed from the solution.
+
+The moduli and β are cell-wise (DG0) fields set from each region's material at the current
+Li fraction θ. Platen loading is solved by superposition (the problem is linear): u = u_θ + w
+u_1, with u_θ the swelling response at w = 0 and u_1 the response to w = 1 (m) without
+swelling; the platen position w then follows from the loading law.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+import numpy as np
+import ufl
+from dolfinx import fem, la
+from dolfinx.fem.petsc import apply_lifting, assemble_matrix, assemble_vector, set_bc
+from mpi4py import MPI
+from petsc4py import PETSc
+
+from meshes.bundle import MeshBundle
+from solver.case import Loading, SolverSettings
+from solver.errors import SolverError
+from solver.materials import Material
+
+DEFAULT_PETSC_OPTIONS: dict[str, str | int | float | bool] = {
+    "ksp_type": "cg",
+    "ksp_rtol": 1.0e-10,
+    "ksp_atol": 1.0e-30,
+    "ksp_max_it": 1000,
+    "pc_type": "gamg",
+    "pc_gamg_type": "agg",
+    "pc_gamg_agg_nsmooths": 1,
+    "pc_gamg_threshold": 0.02,
+    "pc_gamg_coarse_eq_limit": 1000,
+    "pc_gamg_square_graph": 2,
+    "mg_levels_ksp_type": "chebyshev",
+    "mg_levels_pc_type": "jacobi",
+    "mg_levels_esteig_ksp_type": "cg",
+    "matptap_via": "scalable",
+}
+"""CG + smoothed-aggregation AMG with the rigid-body near-nullspace (overridable per case)."""
+
+TOP, BOTTOM = "zmax", "zmin"
+ROLLERS = {"xmin": 0, "xmax": 0, "ymin": 1, "ymax": 1}
+
+
+def strain(u: ufl.core.expr.Expr) -> ufl.core.expr.Expr:
+    """Small strain ε = sym ∇u (-)."""
+    return ufl.sym(ufl.grad(u))
+
+
+@dataclass(frozen=True)
+class MechanicsState:
+    """Global results of one solve.
+
+    Stack pressure (Pa, compression positive), mean top-face displacement u_z (m), Krylov
+    iterations of the step.
+    """
+
+    stack_pressure: float
+    top_displacement: float
+    krylov_iterations: int
+
+
+class ElasticityProblem:
+    """The mechanics problem on a tagged mesh; ``solve(theta)`` updates ``u``."""
+
+    def __init__(
+        self,
+        bundle: MeshBundle,
+        materials: dict[str, Material],
+        loading: Loading,
+        settings: SolverSettings,
+    ) -> None:
+        mesh = bundle.mesh
+        self.mesh, self.bundle, self.materials, self.loading = mesh, bundle, materials, loading
+        self.comm = mesh.comm
+        self.V = fem.VectorFunctionSpace(mesh, ("CG", settings.degree))
+        self.u = fem.Function(self.V, name="u")
+        self._u_unit = fem.Function(self.V)  # response to a unit platen displacement
+        dg0 = fem.FunctionSpace(mesh, ("DG", 0))
+        self.lmbda, self.mu, self.beta = (fem.Function(dg0) for _ in range(3))
+        num_local = mesh.topology.index_map(mesh.topology.dim).size_local
+        self.region_cells = {
+            region: bundle.cell_tags.indices[bundle.cell_tags.values == bundle.cell_names[region]]
+            for region in materials
+        }
+        self.owned_region_cells = {r: c[c < num_local] for r, c in self.region_cells.items()}
+
+        fdim = mesh.topology.dim - 1
+        self._facets = {
+            name: bundle.facet_tags.indices[bundle.facet_tags.values == tag]
+            for name, tag in bundle.facet_names.items()
+        }
+        self.ds = ufl.Measure("ds", domain=mesh, subdomain_data=bundle.facet_tags)
+        self._pressure = fem.Constant(mesh, PETSc.ScalarType(loading.stack_pressure))
+        self._platen = fem.Constant(mesh, PETSc.ScalarType(0.0))
+        self._swelling_on = fem.Constant(mesh, PETSc.ScalarType(1.0))
+
+        bcs = []
+        if loading.mode != "free":
+            for name, comp in ROLLERS.items():
+                dofs = fem.locate_dofs_topological(self.V.sub(comp), fdim, self._facets[name])
+                bcs.append(fem.dirichletbc(PETSc.ScalarType(0.0), dofs, self.V.sub(comp)))
+            dofs = fem.locate_dofs_topological(self.V.sub(2), fdim, self._facets[BOTTOM])
+            bcs.append(fem.dirichletbc(PETSc.ScalarType(0.0), dofs, self.V.sub(2)))
+            top_dofs = fem.locate_dofs_topological(self.V.sub(2), fdim, self._facets[TOP])
+            if loading.mode in ("fixed_gap", "spring"):
+                bcs.append(fem.dirichletbc(self._platen, top_dofs, self.V.sub(2)))
+            # Unit z-motion of the top face: its residual is the total top reaction force (N).
+            self._top_probe = fem.Function(self.V)
+            self._top_probe.x.array[top_dofs] = 1.0
+            top = bundle.facet_names[TOP]
+            self.top_area = self._allsum(fem.assemble_scalar(fem.form(1.0 * self.ds(top))))
+            self._top_uz = fem.form(self.u[2] * self.ds(top))
+        self.bcs = bcs
+
+        u, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
+        self._a = fem.form(ufl.inner(self.stress(u, swelling=False), strain(v)) * ufl.dx)
+        identity = ufl.Identity(mesh.geometry.dim)
+        swelling = self._swelling_on * (3 * self.lmbda + 2 * self.mu) * self.beta * identity
+        rhs = ufl.inner(swelling, strain(v)) * ufl.dx
+        if loading.mode == "pressure":
+            n = ufl.FacetNormal(mesh)
+            rhs += -self._pressure * ufl.inner(n, v) * self.ds(bundle.facet_names[TOP])
+        self._L = fem.form(rhs)
+        self._reaction_forms = {  # the unit-platen response carries no swelling
+            id(w): fem.form(ufl.inner(self.stress(w, swelling=sw), strain(v)) * ufl.dx)
+            for w, sw in ((self.u, True), (self._u_unit, False))
+        }
+
+        self.A = fem.petsc.create_matrix(self._a)
+        self.b = fem.petsc.create_vector(self._L)
+        self._nullspace = rigid_body_modes(self.V)
+        self.ksp = PETSc.KSP().create(self.comm)
+        self.ksp.setOptionsPrefix("ssbmech_elasticity_")
+        options = PETSc.Options()
+        for key, value in {**DEFAULT_PETSC_OPTIONS, **settings.petsc_options}.items():
+            options[f"ssbmech_elasticity_{key}"] = value
+        self.ksp.setFromOptions()
+        self._platen_position: float | None = None
+        self.num_dofs = self.V.dofmap.index_map.size_global * self.V.dofmap.index_map_bs
+
+    def stress(self, u: ufl.core.expr.Expr, swelling: bool = True) -> ufl.core.expr.Expr:
+        """Cauchy stress σ (Pa) of displacement ``u``, with the chemical eigenstrain if asked."""
+        eps = strain(u)
+        if swelling:
+            eps = eps - self.beta * ufl.Identity(self.mesh.geometry.dim)
+        return 2 * self.mu * eps + self.lmbda * ufl.tr(eps) * ufl.Identity(self.mesh.geometry.dim)
+
+    def set_lithiation(self, theta: float) -> None:
+        """Set θ (-) in every active material and the moduli of all materials at that θ."""
+        for region, material in self.materials.items():
+            th = theta if material.active else 0.0
+            lmbda, mu = material.lame(th)
+            cells = self.region_cells[region]
+            self.lmbda.x.array[cells] = lmbda
+            self.mu.x.array[cells] = mu
+            self.beta.x.array[cells] = material.chemical_strain(th)
+        for f in (self.lmbda, self.mu, self.beta):
+            f.x.scatter_forward()
+
+    def solve(self, theta: float) -> MechanicsState:
+        """Equilibrium at uniform Li fraction ``theta`` (-) under the loading mode."""
+        self.set_lithiation(theta)
+        self.A.zeroEntries()
+        assemble_matrix(self.A, self._a, bcs=self.bcs)
+        self.A.assemble()
+        if self.loading.mode == "free":
+            self.A.setNullSpace(self._nullspace)
+        self.A.setNearNullSpace(self._nullspace)
+        self.ksp.setOperators(self.A)
+        if self.loading.mode not in ("fixed_gap", "spring"):
+            its = self._linear_solve(self.u, swelling=1.0, platen=0.0)
+            return self._state(its)
+        its = self._linear_solve(self.u, swelling=1.0, platen=0.0)
+        its += self._linear_solve(self._u_unit, swelling=0.0, platen=1.0)
+        p_swell, p_unit = self.reaction_pressure(self.u), self.reaction_pressure(self._u_unit)
+        p0 = self.loading.stack_pressure
+        if self._platen_position is None:  # first solve: platen placed to carry the preload
+            self._w0 = (p0 - p_swell) / p_unit
+            w = self._w0
+        elif self.loading.mode == "fixed_gap":
+            w = self._w0
+        else:  # spring: P = p0 + k (w − w0) and P = p_swell + w p_unit
+            k = self.loading.spring_stiffness
+            assert k is not None
+            w = (p0 - k * self._w0 - p_swell) / (p_unit - k)
+        self._platen_position = w
+        self.u.x.array[:] += w * self._u_unit.x.array
+        return self._state(its)
+
+    def _linear_solve(self, target: fem.Function, swelling: float, platen: float) -> int:
+        self._swelling_on.value = swelling
+        self._platen.value = platen
+        with self.b.localForm() as loc:
+            loc.set(0.0)
+        assemble_vector(self.b, self._L)
+        apply_lifting(self.b, [self._a], bcs=[self.bcs])
+        self.b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        set_bc(self.b, self.bcs)
+        if self.loading.mode == "free":
+            self._nullspace.remove(self.b)
+        self.ksp.solve(self.b, target.vector)
+        reason = self.ksp.getConvergedReason()
+        if reason < 0:
+            raise SolverError(
+                f"elasticity Krylov solver diverged (PETSc reason {reason}) after "
+                f"{self.ksp.getIterationNumber()} iterations; adjust solver.petsc_options"
+            )
+        target.x.scatter_forward()
+        return int(self.ksp.getIterationNumber())
+
+    def reaction_pressure(self, u: fem.Function) -> float:
+        """Stack pressure (Pa, compression positive) = −(top reaction force in z) / area."""
+        r = assemble_vector(self._reaction_forms[id(u)])
+        r.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        force = r.dot(self._top_probe.vector)
+        r.destroy()
+        return -force / self.top_area
+
+    def _state(self, krylov_iterations: int) -> MechanicsState:
+        if self.loading.mode == "free":
+            return MechanicsState(0.0, 0.0, krylov_iterations)
+        top_uz = self._allsum(fem.assemble_scalar(self._top_uz)) / self.top_area
+        return MechanicsState(self.reaction_pressure(self.u), top_uz, krylov_iterations)
+
+    def _allsum(self, value: float) -> float:
+        return float(self.comm.allreduce(value, op=MPI.SUM))
+
+
+def rigid_body_modes(V: fem.FunctionSpace) -> PETSc.NullSpace:
+    """Orthonormal rigid-body modes (3 translations, 3 rotations) of a 3D vector space."""
+    index_map, bs = V.dofmap.index_map, V.dofmap.index_map_bs
+    basis = [la.create_petsc_vector(index_map, bs) for _ in range(6)]
+    n = index_map.size_local + index_map.num_ghosts
+    x = V.tabulate_dof_coordinates()[:n]
+    x = (x - x.mean(axis=0)) / max(float(np.ptp(x, axis=0).max()), 1e-300)  # centred, O(1)
+    with ExitStack() as stack:
+        arrays = [np.asarray(stack.enter_context(v.localForm())).reshape(n, bs) for v in basis]
+        for i, arr in enumerate(arrays):
+            arr[:] = 0.0
+            if i < 3:
+                arr[:, i] = 1.0
+        arrays[3][:, 0], arrays[3][:, 1] = -x[:, 1], x[:, 0]
+        arrays[4][:, 0], arrays[4][:, 2] = x[:, 2], -x[:, 0]
+        arrays[5][:, 2], arrays[5][:, 1] = x[:, 1], -x[:, 2]
+    la.orthonormalize(basis)
+    return PETSc.NullSpace().create(vectors=basis)

@@ -1,0 +1,83 @@
+"""Run-directory writers; each has ``write(t)`` or ``write(row)`` and ``close()``.
+
+Fields go to ``fields.xdmf``/``fields.h5`` (collective, opens in ParaView); scalars arrive
+already reduced over ranks and are written on rank 0 only.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+from typing import Any, TextIO
+
+from dolfinx import fem, io
+from mpi4py import MPI
+
+from solver.derived import DerivedFields
+
+
+class FieldWriter:
+    """Time series of u (P1, m), θ, σ (Pa) and the derived scalar fields (cell-wise)."""
+
+    def __init__(self, comm: MPI.Comm, path: Path, derived: DerivedFields) -> None:
+        problem = derived.problem
+        self._xdmf = io.XDMFFile(comm, str(path), "w")
+        self._xdmf.write_mesh(problem.mesh)
+        self._derived = derived
+        self._u = problem.u
+        if problem.V.ufl_element().degree() != 1:  # XDMF stores vertex values: interpolate
+            self._u_out = fem.Function(fem.VectorFunctionSpace(problem.mesh, ("CG", 1)), name="u")
+        else:
+            self._u_out = problem.u
+        self._region_written = False
+
+    def write(self, t: float) -> None:
+        """Append all fields at time ``t`` (s); the region map only once."""
+        if self._u_out is not self._u:
+            self._u_out.interpolate(self._u)
+        d = self._derived
+        for f in (self._u_out, d.theta, d.sigma, *d.scalars.values()):
+            self._xdmf.write_function(f, t)
+        if not self._region_written:
+            self._xdmf.write_function(d.region, t)
+            self._region_written = True
+
+    def close(self) -> None:
+        """Close the XDMF file (collective)."""
+        self._xdmf.close()
+
+
+class HistoryWriter:
+    """``history.csv``: one row per accepted step, columns fixed by the first row (rank 0)."""
+
+    def __init__(self, comm: MPI.Comm, path: Path) -> None:
+        self._file: TextIO | None = path.open("w", newline="") if comm.rank == 0 else None
+        self._writer: csv.DictWriter[str] | None = None
+
+    def write(self, row: dict[str, float]) -> None:
+        """Append one row and flush (a killed run keeps every accepted step)."""
+        if self._file is None:
+            return
+        if self._writer is None:
+            self._writer = csv.DictWriter(self._file, fieldnames=list(row))
+            self._writer.writeheader()
+        self._writer.writerow(
+            {k: f"{v:.10g}" if isinstance(v, float) else v for k, v in row.items()}
+        )
+        self._file.flush()
+
+    def close(self) -> None:
+        """Close the file."""
+        if self._file is not None:
+            self._file.close()
+
+
+def write_json(comm: MPI.Comm, path: Path, data: dict[str, Any]) -> None:
+    """Write JSON atomically on rank 0 (temporary file, then rename)."""
+    if comm.rank != 0:
+        return
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)

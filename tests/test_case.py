@@ -1,0 +1,103 @@
+"""Case files: units, defaults, overrides and every class of bad input named in the issue."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from solver.case import load_case
+from solver.errors import CaseError
+from solver.materials import LIBRARY
+from solver.units import to_si
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = ROOT / "cases" / "si_lpscl_rve.yaml"
+
+
+def test_units_are_parsed_to_si() -> None:
+    assert to_si("2 um", "[length]", "") == pytest.approx(2e-6)
+    assert to_si("50 MPa", "[pressure]", "") == pytest.approx(50e6)
+    assert to_si("0.23 MPa*m**0.5", "[pressure] * [length] ** 0.5", "") == pytest.approx(2.3e5)
+    assert to_si(3.0, "[length]", "") == 3.0
+    assert to_si("1e-6", "[length]", "") == 1e-6  # YAML 1.1 reads 1e-6 as a string
+
+
+def test_default_case_resolves_with_sources() -> None:
+    case = load_case(DEFAULT)
+    assert case.loading.stack_pressure == pytest.approx(50e6)
+    assert case.geometry.box[0] == pytest.approx(1.2e-6)
+    si = case.materials["particles"]
+    assert si.name == "Si" and si.expansion is not None
+    # Li15Si4-like full lithiation: +280 % volume (Obrovac & Krause 2007)
+    assert si.expansion.volume_change(1.0) == pytest.approx(2.8)
+    # the default SOC range keeps the chemical strain at a few per cent
+    assert 0.01 < si.chemical_strain(case.lithiation.soc_end) < 0.05
+    assert all(m.sources for m in LIBRARY.values())
+    assert all(set(m.sources) >= {"E", "nu"} for m in LIBRARY.values())
+
+
+def test_override_and_material_override() -> None:
+    case = load_case(
+        DEFAULT,
+        ["loading.stack_pressure=75 MPa", "materials.matrix={base: Li6PS5Cl, E: 22 GPa}"],
+    )
+    assert case.loading.stack_pressure == pytest.approx(75e6)
+    assert case.materials["matrix"].E == pytest.approx(22e9)
+    assert case.materials["matrix"].sources["E"] == "case override"
+
+
+def test_linear_expansion_law() -> None:
+    case = load_case(
+        DEFAULT,
+        ["materials.particles={base: Si, expansion: {law: linear, "
+         "partial_molar_volume: 9e-6 m**3/mol, c_max: 3.11e5 mol/m**3}}"],
+    )
+    law = case.materials["particles"].expansion
+    assert law is not None
+    assert law.strain(0.1) == pytest.approx(9e-6 * 3.11e5 * 0.1 / 3)
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("loading.stack_presure=3 MPa", "loading.stack_presure: unknown key; did you mean "
+         "'stack_pressure'"),
+        ("loading.stack_pressure=50 m", "loading.stack_pressure: '50 m' has dimension [length], "
+         "expected [pressure]"),
+        ("geometry.box=[0, 1 um, 1 um]", "geometry.box.0: Input should be greater than 0"),
+        ("geometry.particles.radius_mean=-1 um", "geometry.particles.radius_mean: Input should "
+         "be greater than 0"),
+        ("materials.matrix=Li6PSCl", "materials.matrix: unknown material 'Li6PSCl'; did you mean "
+         "'Li6PS5Cl'"),
+        ("lithiation.soc_end=1.5", "lithiation.soc_end: Input should be less than or equal to 1"),
+        ("lithiation.soc_start=-0.1", "lithiation.soc_start: Input should be greater than or "
+         "equal to 0"),
+        ("loading.mode=spring", "needs spring_stiffness"),
+        ("materials.binder=Cu", "unknown ['binder']"),
+    ],
+)
+def test_bad_input_names_file_key_and_allowed(override: str, expected: str) -> None:
+    with pytest.raises(CaseError) as info:
+        load_case(DEFAULT, [override])
+    message = str(info.value)
+    assert message.startswith(str(DEFAULT))
+    assert expected in message
+
+
+def test_cli_check_exit_codes(tmp_path: Path) -> None:
+    exe = [sys.executable, "-m", "solver.cli"]
+    ok = subprocess.run([*exe, "check", str(DEFAULT)], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert "stack_pressure: 50000000.0" in ok.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(DEFAULT.read_text().replace("stack_pressure:", "stack_presure:"))
+    res = subprocess.run([*exe, "check", str(bad)], capture_output=True, text=True)
+    assert res.returncode == 2
+    assert f"{bad}: loading.stack_presure: unknown key; did you mean 'stack_pressure'" in res.stderr
+    assert "Traceback" not in res.stderr
+    missing = subprocess.run([*exe, "check", str(tmp_path / "nope.yaml")], capture_output=True,
+                             text=True)
+    assert missing.returncode == 2 and "no such case file" in missing.stderr

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dolfinx.mesh import Mesh, MeshTags
+from dolfinx.mesh import Mesh, MeshTagsMetaClass
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,8 @@ class MeshBundle:
     """Mesh, cell/facet tags and the name -> integer maps for both (same on every rank)."""
 
     mesh: Mesh
-    cell_tags: MeshTags
-    facet_tags: MeshTags
+    cell_tags: MeshTagsMetaClass
+    facet_tags: MeshTagsMetaClass
     cell_names: dict[str, int]
     facet_names: dict[str, int]
     stats: MeshStats

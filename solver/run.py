@@ -27,6 +27,7 @@ from solver.case import Case, dump_resolved
 from solver.derived import DerivedFields
 from solver.errors import CaseError
 from solver.physics.mechanics import ElasticityProblem
+from solver.physics.supports import supports_for
 from solver.rundir import create_run_dir
 from solver.writers import FieldWriter, HistoryWriter, write_json
 
@@ -90,7 +91,9 @@ def _time_loop(
     if comm.rank == 0:
         bundle.write_tag_map(out / "tags.json")
     t_mesh = time.perf_counter()
-    problem = ElasticityProblem(bundle, dict(case.materials), case.loading, case.solver)
+    problem = ElasticityProblem(
+        bundle, dict(case.materials), supports_for(case.loading), case.solver
+    )
     derived = DerivedFields(problem)
     stats = bundle.stats
     summary.update(

@@ -2,10 +2,9 @@
 
     div σ = 0,  σ = λ(θ) tr(ε_e) I + 2 μ(θ) ε_e,  ε_e = sym ∇u − β(θ) I      (Pa, m)
 
-Weak form: ∫ σ(u) : ε(v) dx = −p ∫_top n·v ds (``pressure`` loading only). Supports (box
-geometries): rollers on the four lateral faces, u_z = 0 on the bottom (zmin), and on the top
-(zmax) either the traction −p n or a rigid platen u_z = w (``fixed_gap``, ``spring``). Without
-supports (``free``), the six rigid-body modes are removed from the solution.
+Weak form: ∫ σ(u) : ε(v) dx = −Σ p_f ∫_f n·v ds over facets f carrying a pressure; rollers
+and a rigid platen (uniform u_z = w) come from ``Supports`` (solver/physics/supports.py).
+Without Dirichlet conditions the six rigid-body modes are removed from the solution.
 
 The moduli and β are cell-wise (DG0) fields set from each region's material at the current
 Li fraction θ. Platen loading is solved by superposition (the problem is linear): u = u_θ + w
@@ -26,9 +25,10 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from meshes.bundle import MeshBundle
-from solver.case import Loading, SolverSettings
+from solver.case import SolverSettings
 from solver.errors import SolverError
 from solver.materials import Material
+from solver.physics.supports import Supports
 
 DEFAULT_PETSC_OPTIONS: dict[str, str | int | float | bool] = {
     "ksp_type": "cg",
@@ -47,9 +47,6 @@ DEFAULT_PETSC_OPTIONS: dict[str, str | int | float | bool] = {
     "matptap_via": "scalable",
 }
 """CG + smoothed-aggregation AMG with the rigid-body near-nullspace (overridable per case)."""
-
-TOP, BOTTOM = "zmax", "zmin"
-ROLLERS = {"xmin": 0, "xmax": 0, "ymin": 1, "ymax": 1}
 
 
 def strain(u: ufl.core.expr.Expr) -> ufl.core.expr.Expr:
@@ -77,11 +74,11 @@ class ElasticityProblem:
         self,
         bundle: MeshBundle,
         materials: dict[str, Material],
-        loading: Loading,
+        supports: Supports,
         settings: SolverSettings,
     ) -> None:
         mesh = bundle.mesh
-        self.mesh, self.bundle, self.materials, self.loading = mesh, bundle, materials, loading
+        self.mesh, self.bundle, self.materials, self.supports = mesh, bundle, materials, supports
         self.comm = mesh.comm
         self.V = fem.VectorFunctionSpace(mesh, ("CG", settings.degree))
         self.u = fem.Function(self.V, name="u")
@@ -101,36 +98,35 @@ class ElasticityProblem:
             for name, tag in bundle.facet_names.items()
         }
         self.ds = ufl.Measure("ds", domain=mesh, subdomain_data=bundle.facet_tags)
-        self._pressure = fem.Constant(mesh, PETSc.ScalarType(loading.stack_pressure))
         self._platen = fem.Constant(mesh, PETSc.ScalarType(0.0))
         self._swelling_on = fem.Constant(mesh, PETSc.ScalarType(1.0))
 
-        bcs = []
-        if loading.mode != "free":
-            for name, comp in ROLLERS.items():
-                dofs = fem.locate_dofs_topological(self.V.sub(comp), fdim, self._facets[name])
-                bcs.append(fem.dirichletbc(PETSc.ScalarType(0.0), dofs, self.V.sub(comp)))
-            dofs = fem.locate_dofs_topological(self.V.sub(2), fdim, self._facets[BOTTOM])
-            bcs.append(fem.dirichletbc(PETSc.ScalarType(0.0), dofs, self.V.sub(2)))
-            top_dofs = fem.locate_dofs_topological(self.V.sub(2), fdim, self._facets[TOP])
-            if loading.mode in ("fixed_gap", "spring"):
-                bcs.append(fem.dirichletbc(self._platen, top_dofs, self.V.sub(2)))
-            # Unit z-motion of the top face: its residual is the total top reaction force (N).
-            self._top_probe = fem.Function(self.V)
-            self._top_probe.x.array[top_dofs] = 1.0
-            top = bundle.facet_names[TOP]
-            self.top_area = self._allsum(fem.assemble_scalar(fem.form(1.0 * self.ds(top))))
-            self._top_uz = fem.form(self.u[2] * self.ds(top))
-        self.bcs = bcs
+        self.bcs = []
+        for name, comp in supports.rollers.items():
+            dofs = fem.locate_dofs_topological(self.V.sub(comp), fdim, self._facets[name])
+            self.bcs.append(fem.dirichletbc(PETSc.ScalarType(0.0), dofs, self.V.sub(comp)))
+        if supports.platen is not None:
+            dofs = fem.locate_dofs_topological(self.V.sub(2), fdim, self._facets[supports.platen])
+            self.bcs.append(fem.dirichletbc(self._platen, dofs, self.V.sub(2)))
+        if supports.reaction_face is not None:
+            # Unit z-motion of the face: its residual is the total z reaction force (N).
+            face = supports.reaction_face
+            dofs = fem.locate_dofs_topological(self.V.sub(2), fdim, self._facets[face])
+            self._probe = fem.Function(self.V)
+            self._probe.x.array[dofs] = 1.0
+            tag = bundle.facet_names[face]
+            self.reaction_area = self._allsum(fem.assemble_scalar(fem.form(1.0 * self.ds(tag))))
+            self._face_uz = fem.form(self.u[2] * self.ds(tag))
 
         u, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
         self._a = fem.form(ufl.inner(self.stress(u, swelling=False), strain(v)) * ufl.dx)
         identity = ufl.Identity(mesh.geometry.dim)
         swelling = self._swelling_on * (3 * self.lmbda + 2 * self.mu) * self.beta * identity
         rhs = ufl.inner(swelling, strain(v)) * ufl.dx
-        if loading.mode == "pressure":
-            n = ufl.FacetNormal(mesh)
-            rhs += -self._pressure * ufl.inner(n, v) * self.ds(bundle.facet_names[TOP])
+        n = ufl.FacetNormal(mesh)
+        for name, pressure in supports.pressure.items():
+            p = fem.Constant(mesh, PETSc.ScalarType(pressure))
+            rhs += -p * ufl.inner(n, v) * self.ds(bundle.facet_names[name])
         self._L = fem.form(rhs)
         self._reaction_forms = {  # the unit-platen response carries no swelling
             id(w): fem.form(ufl.inner(self.stress(w, swelling=sw), strain(v)) * ufl.dx)
@@ -174,25 +170,23 @@ class ElasticityProblem:
         self.A.zeroEntries()
         assemble_matrix(self.A, self._a, bcs=self.bcs)
         self.A.assemble()
-        if self.loading.mode == "free":
+        if self.supports.free:
             self.A.setNullSpace(self._nullspace)
         self.A.setNearNullSpace(self._nullspace)
         self.ksp.setOperators(self.A)
-        if self.loading.mode not in ("fixed_gap", "spring"):
+        if self.supports.platen is None:
             its = self._linear_solve(self.u, swelling=1.0, platen=0.0)
             return self._state(its)
         its = self._linear_solve(self.u, swelling=1.0, platen=0.0)
         its += self._linear_solve(self._u_unit, swelling=0.0, platen=1.0)
         p_swell, p_unit = self.reaction_pressure(self.u), self.reaction_pressure(self._u_unit)
-        p0 = self.loading.stack_pressure
+        p0, k = self.supports.preload, self.supports.spring_stiffness
         if self._platen_position is None:  # first solve: platen placed to carry the preload
             self._w0 = (p0 - p_swell) / p_unit
             w = self._w0
-        elif self.loading.mode == "fixed_gap":
+        elif k is None:  # fixed gap: the platen stays where the preload put it
             w = self._w0
         else:  # spring: P = p0 + k (w − w0) and P = p_swell + w p_unit
-            k = self.loading.spring_stiffness
-            assert k is not None
             w = (p0 - k * self._w0 - p_swell) / (p_unit - k)
         self._platen_position = w
         self.u.x.array[:] += w * self._u_unit.x.array
@@ -207,7 +201,7 @@ class ElasticityProblem:
         apply_lifting(self.b, [self._a], bcs=[self.bcs])
         self.b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
         set_bc(self.b, self.bcs)
-        if self.loading.mode == "free":
+        if self.supports.free:
             self._nullspace.remove(self.b)
         self.ksp.solve(self.b, target.vector)
         reason = self.ksp.getConvergedReason()
@@ -220,18 +214,18 @@ class ElasticityProblem:
         return int(self.ksp.getIterationNumber())
 
     def reaction_pressure(self, u: fem.Function) -> float:
-        """Stack pressure (Pa, compression positive) = −(top reaction force in z) / area."""
+        """Stack pressure (Pa, compression positive): −(z reaction force on the face) / area."""
         r = assemble_vector(self._reaction_forms[id(u)])
         r.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-        force = r.dot(self._top_probe.vector)
+        force = r.dot(self._probe.vector)
         r.destroy()
-        return -force / self.top_area
+        return -force / self.reaction_area
 
     def _state(self, krylov_iterations: int) -> MechanicsState:
-        if self.loading.mode == "free":
+        if self.supports.reaction_face is None:
             return MechanicsState(0.0, 0.0, krylov_iterations)
-        top_uz = self._allsum(fem.assemble_scalar(self._top_uz)) / self.top_area
-        return MechanicsState(self.reaction_pressure(self.u), top_uz, krylov_iterations)
+        uz = self._allsum(fem.assemble_scalar(self._face_uz)) / self.reaction_area
+        return MechanicsState(self.reaction_pressure(self.u), uz, krylov_iterations)
 
     def _allsum(self, value: float) -> float:
         return float(self.comm.allreduce(value, op=MPI.SUM))

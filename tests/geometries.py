@@ -1,0 +1,60 @@
+"""Test-only geometries for verification against analytic solutions."""
+
+from __future__ import annotations
+
+import gmsh
+import numpy as np
+from dolfinx.io import gmshio
+from mpi4py import MPI
+
+from meshes.bundle import MeshBundle, MeshStats, Particle
+
+CORE, SHELL = "particles", "matrix"
+
+
+def sphere_in_shell_octant(comm: MPI.Comm, a: float, b: float, h: float) -> MeshBundle:
+    """Octant (x, y, z ≥ 0) of a sphere of radius a (m) in a shell of outer radius b (m).
+
+    Cells: ``particles`` (core), ``matrix`` (shell). Facets: ``x0``, ``y0``, ``z0`` (symmetry
+    planes), ``interface`` (r = a), ``outer`` (r = b). Uniform element size h (m).
+    """
+    names = {"cells": {CORE: 1, SHELL: 2},
+             "facets": {"x0": 3, "y0": 4, "z0": 5, "interface": 6, "outer": 7}}
+    num_cells = 0
+    if comm.rank == 0:
+        gmsh.initialize()
+        gmsh.option.setNumber("General.Terminal", 0)
+        occ = gmsh.model.occ
+        outer = occ.addSphere(0, 0, 0, b)
+        core = occ.addSphere(0, 0, 0, a)
+        box = occ.addBox(0, 0, 0, b, b, b)
+        cut, _ = occ.intersect([(3, outer)], [(3, box)], removeObject=True, removeTool=False)
+        cut_core, _ = occ.intersect([(3, core)], [(3, box)])
+        frag, _ = occ.fragment(cut, cut_core)
+        occ.synchronize()
+        vols = [t for d, t in frag if d == 3]
+        core_vol = min(vols, key=lambda t: occ.getMass(3, t))
+        gmsh.model.addPhysicalGroup(3, [core_vol], names["cells"][CORE])
+        gmsh.model.addPhysicalGroup(3, [t for t in vols if t != core_vol], names["cells"][SHELL])
+        groups: dict[str, list[int]] = {k: [] for k in names["facets"]}
+        for _, s in gmsh.model.getEntities(2):
+            c = np.array(occ.getCenterOfMass(2, s))
+            for axis, key in enumerate(("x0", "y0", "z0")):
+                if abs(c[axis]) < 1e-9 * b:
+                    groups[key].append(s)
+                    break
+            else:
+                radius = gmsh.model.getBoundingBox(2, s)[3]  # x_max of the patch = its radius
+                groups["interface" if radius < 0.5 * (a + b) else "outer"].append(s)
+        for key, tags in groups.items():
+            gmsh.model.addPhysicalGroup(2, tags, names["facets"][key])
+        gmsh.option.setNumber("Mesh.MeshSizeMin", h)
+        gmsh.option.setNumber("Mesh.MeshSizeMax", h)
+        gmsh.model.mesh.generate(3)
+        num_cells = int(sum(len(t) for t in gmsh.model.mesh.getElements(3)[1]))
+    mesh, ct, ft = gmshio.model_to_mesh(gmsh.model, comm, 0, gdim=3)
+    if comm.rank == 0:
+        gmsh.finalize()
+    stats = MeshStats(num_cells=comm.bcast(num_cells, root=0), num_vertices=0, min_quality=0.0,
+                      particles=(Particle((0.0, 0.0, 0.0), a),))
+    return MeshBundle(mesh, ct, ft, names["cells"], names["facets"], stats)

@@ -1,1 +1,1 @@
-"""Gmsh geometry generators (pure geometry, no physics): each ``build(comm, spec) -> MeshBundle``."""
+"""Gmsh geometry generators (pure geometry, no physics): ``build(comm, spec) -> MeshBundle``."""

@@ -21,8 +21,8 @@ class Particle:
 class MeshStats:
     """Geometry and mesh statistics reported by ``ssbmech mesh`` and stored in summary.json.
 
-    Volume fractions are of the named region in the box; quality is Gmsh's minimum SICN
-    (signed inverse condition number, 1 = regular tetrahedron).
+    Volume fractions are of the named region in the box; quality is the smallest
+    mean-ratio quality of the tetrahedra (1 = regular, → 0 degenerate).
     """
 
     num_cells: int

@@ -16,7 +16,7 @@ def describe_mesh(bundle: MeshBundle) -> str:
     }
     lines = [
         f"cells {s.num_cells}, vertices {s.num_vertices}, DOFs {dofs[1]} (P1) / {dofs[2]} (P2)",
-        f"minimum element quality (SICN) {s.min_quality:.3f}",
+        f"minimum element quality (mean ratio, 1 = regular) {s.min_quality:.3f}",
         f"particles {len(s.particles)}",
     ]
     for region, achieved in s.volume_fractions_achieved.items():

@@ -18,8 +18,10 @@ def sphere_in_shell_octant(comm: MPI.Comm, a: float, b: float, h: float) -> Mesh
     Cells: ``particles`` (core), ``matrix`` (shell). Facets: ``x0``, ``y0``, ``z0`` (symmetry
     planes), ``interface`` (r = a), ``outer`` (r = b). Uniform element size h (m).
     """
-    names = {"cells": {CORE: 1, SHELL: 2},
-             "facets": {"x0": 3, "y0": 4, "z0": 5, "interface": 6, "outer": 7}}
+    names = {
+        "cells": {CORE: 1, SHELL: 2},
+        "facets": {"x0": 3, "y0": 4, "z0": 5, "interface": 6, "outer": 7},
+    }
     num_cells = 0
     if comm.rank == 0:
         gmsh.initialize()
@@ -55,6 +57,10 @@ def sphere_in_shell_octant(comm: MPI.Comm, a: float, b: float, h: float) -> Mesh
     mesh, ct, ft = gmshio.model_to_mesh(gmsh.model, comm, 0, gdim=3)
     if comm.rank == 0:
         gmsh.finalize()
-    stats = MeshStats(num_cells=comm.bcast(num_cells, root=0), num_vertices=0, min_quality=0.0,
-                      particles=(Particle((0.0, 0.0, 0.0), a),))
+    stats = MeshStats(
+        num_cells=comm.bcast(num_cells, root=0),
+        num_vertices=0,
+        min_quality=0.0,
+        particles=(Particle((0.0, 0.0, 0.0), a),),
+    )
     return MeshBundle(mesh, ct, ft, names["cells"], names["facets"], stats)

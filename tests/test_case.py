@@ -52,8 +52,10 @@ def test_override_and_material_override() -> None:
 def test_linear_expansion_law() -> None:
     case = load_case(
         DEFAULT,
-        ["materials.particles={base: Si, expansion: {law: linear, "
-         "partial_molar_volume: 9e-6 m**3/mol, c_max: 3.11e5 mol/m**3}}"],
+        [
+            "materials.particles={base: Si, expansion: {law: linear, "
+            "partial_molar_volume: 9e-6 m**3/mol, c_max: 3.11e5 mol/m**3}}"
+        ],
     )
     law = case.materials["particles"].expansion
     assert law is not None
@@ -63,18 +65,28 @@ def test_linear_expansion_law() -> None:
 @pytest.mark.parametrize(
     ("override", "expected"),
     [
-        ("loading.stack_presure=3 MPa", "loading.stack_presure: unknown key; did you mean "
-         "'stack_pressure'"),
-        ("loading.stack_pressure=50 m", "loading.stack_pressure: '50 m' has dimension [length], "
-         "expected [pressure]"),
+        (
+            "loading.stack_presure=3 MPa",
+            "loading.stack_presure: unknown key; did you mean 'stack_pressure'",
+        ),
+        (
+            "loading.stack_pressure=50 m",
+            "loading.stack_pressure: '50 m' has dimension [length], expected [pressure]",
+        ),
         ("geometry.box=[0, 1 um, 1 um]", "geometry.box.0: Input should be greater than 0"),
-        ("geometry.particles.radius_mean=-1 um", "geometry.particles.radius_mean: Input should "
-         "be greater than 0"),
-        ("materials.matrix=Li6PSCl", "materials.matrix: unknown material 'Li6PSCl'; did you mean "
-         "'Li6PS5Cl'"),
+        (
+            "geometry.particles.radius_mean=-1 um",
+            "geometry.particles.radius_mean: Input should be greater than 0",
+        ),
+        (
+            "materials.matrix=Li6PSCl",
+            "materials.matrix: unknown material 'Li6PSCl'; did you mean 'Li6PS5Cl'",
+        ),
         ("lithiation.soc_end=1.5", "lithiation.soc_end: Input should be less than or equal to 1"),
-        ("lithiation.soc_start=-0.1", "lithiation.soc_start: Input should be greater than or "
-         "equal to 0"),
+        (
+            "lithiation.soc_start=-0.1",
+            "lithiation.soc_start: Input should be greater than or equal to 0",
+        ),
         ("loading.mode=spring", "needs spring_stiffness"),
         ("materials.binder=Cu", "unknown ['binder']"),
     ],
@@ -98,6 +110,7 @@ def test_cli_check_exit_codes(tmp_path: Path) -> None:
     assert res.returncode == 2
     assert f"{bad}: loading.stack_presure: unknown key; did you mean 'stack_pressure'" in res.stderr
     assert "Traceback" not in res.stderr
-    missing = subprocess.run([*exe, "check", str(tmp_path / "nope.yaml")], capture_output=True,
-                             text=True)
+    missing = subprocess.run(
+        [*exe, "check", str(tmp_path / "nope.yaml")], capture_output=True, text=True
+    )
     assert missing.returncode == 2 and "no such case file" in missing.stderr

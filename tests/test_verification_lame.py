@@ -24,8 +24,9 @@ from tests.geometries import CORE, SHELL, sphere_in_shell_octant
 
 A_IN, B_OUT = 1.0e-6, 2.0e-6  # m
 P_OUT = 50e6  # Pa
-CORE_MAT = Material(name="core", E=80e9, nu=0.22,
-                    expansion=LinearExpansion(partial_molar_volume=9e-6, c_max=3.11e5))
+CORE_MAT = Material(
+    name="core", E=80e9, nu=0.22, expansion=LinearExpansion(partial_molar_volume=9e-6, c_max=3.11e5)
+)
 SHELL_MAT = Material(name="shell", E=24e9, nu=0.3)
 THETA = 0.01  # ε* = Ω c_max θ / 3 ≈ 0.93 %
 
@@ -42,9 +43,9 @@ def lame_solution() -> tuple[float, float, float, float]:
     km, mm = bulk_shear(SHELL_MAT)
     a, b = A_IN, B_OUT
     # unknowns A, B, p_i
-    m = np.array([[3 * km, -4 * mm / b**3, 0.0],
-                  [3 * km, -4 * mm / a**3, 1.0],
-                  [a, 1 / a**2, a / (3 * ki)]])
+    m = np.array(
+        [[3 * km, -4 * mm / b**3, 0.0], [3 * km, -4 * mm / a**3, 1.0], [a, 1 / a**2, a / (3 * ki)]]
+    )
     rhs = np.array([-P_OUT, 0.0, a * eps])
     A, B, p_i = np.linalg.solve(m, rhs)
     return A, B, p_i, eps
@@ -53,8 +54,9 @@ def lame_solution() -> tuple[float, float, float, float]:
 def solve(h: float, degree: int) -> ElasticityProblem:
     bundle = sphere_in_shell_octant(MPI.COMM_WORLD, A_IN, B_OUT, h)
     supports = Supports(rollers={"x0": 0, "y0": 1, "z0": 2}, pressure={"outer": P_OUT})
-    problem = ElasticityProblem(bundle, {CORE: CORE_MAT, SHELL: SHELL_MAT}, supports,
-                                SolverSettings(degree=degree))
+    problem = ElasticityProblem(
+        bundle, {CORE: CORE_MAT, SHELL: SHELL_MAT}, supports, SolverSettings(degree=degree)
+    )
     problem.solve(THETA)
     return problem
 
@@ -134,8 +136,9 @@ def displacement_error(problem: ElasticityProblem) -> float:
     core_u = float(eps - p_i / (3 * ki)) * x
     shell_u = (float(A) + float(B) / r3) * x
     names = problem.bundle.cell_names
-    e = (ufl.inner(problem.u - core_u, problem.u - core_u) * dx(names[CORE])
-         + ufl.inner(problem.u - shell_u, problem.u - shell_u) * dx(names[SHELL]))
+    e = ufl.inner(problem.u - core_u, problem.u - core_u) * dx(names[CORE]) + ufl.inner(
+        problem.u - shell_u, problem.u - shell_u
+    ) * dx(names[SHELL])
     comm = problem.mesh.comm
     return float(np.sqrt(comm.allreduce(fem.assemble_scalar(fem.form(e)), op=MPI.SUM)))
 

@@ -1,0 +1,136 @@
+"""End to end: run directory contract, loading modes, refusal to overwrite, MPI = serial."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from tests.conftest import ROOT, TINY_CASE, ssbmech
+
+CONTRACT_COLUMNS = [
+    "time_s",
+    "soc",
+    "stack_pressure_Pa",
+    "stack_strain",
+    "max_principal_Pa_Si",
+    "mean_hydrostatic_Pa_Si",
+    "max_crack_risk_Si",
+    "max_principal_Pa_Li6PS5Cl",
+    "mean_hydrostatic_Pa_Li6PS5Cl",
+    "max_crack_risk_Li6PS5Cl",
+    "newton_iterations",
+    "dt_s",
+]
+
+
+def history(run_dir: Path) -> dict[str, np.ndarray]:
+    with (run_dir / "history.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+
+
+def test_run_directory_is_complete(tiny_run_dir: Path) -> None:
+    for name in (
+        "case.resolved.yaml",
+        "mesh.msh",
+        "tags.json",
+        "fields.xdmf",
+        "fields.h5",
+        "history.csv",
+        "summary.json",
+    ):
+        assert (tiny_run_dir / name).is_file(), name
+    summary = json.loads((tiny_run_dir / "summary.json").read_text())
+    assert summary["status"] == "complete"
+    assert summary["dofs"] > 0 and summary["mpi_size"] == 1
+    assert set(summary["versions"]) >= {"ssbmech", "dolfinx", "petsc", "gmsh"}
+    h = history(tiny_run_dir)
+    assert all(c in h for c in CONTRACT_COLUMNS)
+    assert len(h["soc"]) == 3 and h["soc"][-1] == pytest.approx(0.02)
+    # pressure mode: the reaction on the top face equals the applied stack pressure
+    np.testing.assert_allclose(h["stack_pressure_Pa"], 50e6, rtol=1e-6)
+    # swelling Si is compressed; the electrolyte around it sees tension
+    assert h["mean_hydrostatic_Pa_Si"][-1] < h["mean_hydrostatic_Pa_Si"][0] < 0
+    assert h["max_principal_Pa_Li6PS5Cl"][-1] > 0 and h["stack_strain"][-1] > h["stack_strain"][0]
+    resolved = yaml.safe_load((tiny_run_dir / "case.resolved.yaml").read_text())
+    assert resolved["loading"]["stack_pressure"] == 50e6
+    xdmf = (tiny_run_dir / "fields.xdmf").read_text()
+    for field in (
+        "u",
+        "theta",
+        "sigma",
+        "von_mises",
+        "hydrostatic",
+        "max_principal",
+        "crack_risk",
+        "region",
+    ):
+        assert f'Name="{field}"' in xdmf
+
+
+def test_existing_run_directory_is_refused_unless_forced(tiny_run_dir: Path) -> None:
+    res = ssbmech("run", str(TINY_CASE), "--out", str(tiny_run_dir), check=False)
+    assert res.returncode == 2
+    assert "already exists" in res.stderr and "--force" in res.stderr
+    assert json.loads((tiny_run_dir / "summary.json").read_text())["status"] == "complete"
+
+
+@pytest.mark.slow
+def test_fixed_gap_and_spring_bracket_pressure_mode(tmp_path: Path) -> None:
+    runs = {}
+    for mode, extra in (("fixed_gap", []), ("spring", ["loading.spring_stiffness=1e14 Pa/m"])):
+        out = tmp_path / mode
+        ssbmech(
+            "run",
+            str(TINY_CASE),
+            "--out",
+            str(out),
+            "--set",
+            f"loading.mode={mode}",
+            *(a for e in extra for a in ("--set", e)),
+        )
+        runs[mode] = history(out)
+    gap, spring = runs["fixed_gap"], runs["spring"]
+    # both start at the preload; a fixed gap stiffens the response more than a spring
+    assert gap["stack_pressure_Pa"][0] == pytest.approx(50e6, rel=1e-6)
+    assert spring["stack_pressure_Pa"][0] == pytest.approx(50e6, rel=1e-6)
+    assert gap["stack_pressure_Pa"][-1] > spring["stack_pressure_Pa"][-1] > 50e6
+    np.testing.assert_allclose(gap["stack_strain"], gap["stack_strain"][0], rtol=1e-8)
+    # spring: the pressure rise is the fixture stiffness times the platen travel
+    rise = spring["stack_pressure_Pa"][-1] - 50e6
+    travel = (spring["stack_strain"][-1] - spring["stack_strain"][0]) * 1e-6  # Lz = 1 µm
+    assert rise == pytest.approx(1e14 * travel, rel=1e-3)
+
+
+@pytest.mark.slow
+def test_mpi_history_matches_serial(tiny_run_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "mpi"
+    ssbmech("run", str(TINY_CASE), "--out", str(out), ranks=2)
+    assert json.loads((out / "summary.json").read_text())["mpi_size"] == 2
+    serial, parallel = history(tiny_run_dir), history(out)
+    for key in CONTRACT_COLUMNS:
+        np.testing.assert_allclose(parallel[key], serial[key], rtol=1e-6, atol=1e-3, err_msg=key)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted((ROOT / "cases").glob("*.yaml")), ids=lambda p: p.stem)
+def test_bundled_case_runs_coarse(case: Path, tmp_path: Path) -> None:
+    out = tmp_path / case.stem
+    ssbmech(
+        "run",
+        str(case),
+        "--out",
+        str(out),
+        "--set",
+        "lithiation.steps=1",
+        "--set",
+        "geometry.mesh.size=0.2 um",
+        "--set",
+        "geometry.mesh.interface_size=0.08 um",
+    )
+    assert json.loads((out / "summary.json").read_text())["status"] == "complete"

@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dolfinx.mesh import Mesh, MeshTagsMetaClass
+from dolfinx.cpp.mesh import MeshTags_int32
+from dolfinx.mesh import Mesh
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,8 @@ class MeshBundle:
     """Mesh, cell/facet tags and the name -> integer maps for both (same on every rank)."""
 
     mesh: Mesh
-    cell_tags: MeshTagsMetaClass
-    facet_tags: MeshTagsMetaClass
+    cell_tags: MeshTags_int32
+    facet_tags: MeshTags_int32
     cell_names: dict[str, int]
     facet_names: dict[str, int]
     stats: MeshStats

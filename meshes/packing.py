@@ -33,8 +33,9 @@ def lognormal_radii(rng: np.random.Generator, mean: float, std: float, n: int) -
 
 
 def volume_in_box(center: np.ndarray, radius: float, box: np.ndarray) -> float:
-    """Volume (m3) of a sphere inside the box [0, box]: exact if it is inside, else by a
-    24³-point midpoint rule (≈1 % accurate).
+    """Volume (m3) of a sphere inside the box [0, box].
+
+    Exact when the sphere is inside, else a 24³-point midpoint rule (≈1 % accurate).
     """
     if np.all(center - radius >= 0) and np.all(center + radius <= box):
         return 4.0 / 3.0 * np.pi * radius**3
@@ -122,4 +123,7 @@ def pack_random(spec: RandomParticles, box: np.ndarray) -> list[Particle]:
             f"{len(placed)} particles, not the requested {spec.volume_fraction}; use a lower "
             "fraction, smaller min_gap, smaller particles or a larger box",
         )
-    return [Particle(tuple(float(x) for x in c), r) for c, r in zip(centers, placed, strict=True)]  # type: ignore[misc]
+    return [
+        Particle((float(c[0]), float(c[1]), float(c[2])), r)
+        for c, r in zip(centers, placed, strict=True)
+    ]

@@ -10,6 +10,8 @@ import numpy as np
 import numpy.typing as npt
 
 
-def strength_index(max_principal: npt.NDArray[np.float64], strength: float) -> npt.NDArray:
+def strength_index(
+    max_principal: npt.NDArray[np.float64], strength: float | npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
     """R_σ = σ1 / σ_f (-) for σ1 (Pa) and fracture strength σ_f (Pa); compression gives < 0."""
     return max_principal / strength

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import ufl
 from dolfinx import fem
+from dolfinx.fem.function import ElementMetaData
 from mpi4py import MPI
 
 from solver.crack_risk import strength_index
@@ -25,7 +26,7 @@ class DerivedFields:
         self.problem = problem
         mesh = problem.mesh
         dg0 = fem.FunctionSpace(mesh, ("DG", 0))
-        tensor_dg0 = fem.TensorFunctionSpace(mesh, ("DG", 0))
+        tensor_dg0 = fem.TensorFunctionSpace(mesh, ElementMetaData("DG", 0))
         self.sigma = fem.Function(tensor_dg0, name="sigma")
         self.theta = fem.Function(dg0, name="theta")
         self.region = fem.Function(dg0, name="region")

@@ -38,7 +38,7 @@ def to_si(value: Any, dimension: str, example: str) -> float:
         pass
     ureg = registry()
     try:
-        quantity = ureg.Quantity(value.strip())
+        quantity: Any = ureg.Quantity(value.strip())
     except (pint.errors.PintError, ValueError, SyntaxError, AttributeError, TypeError) as exc:
         raise ValueError(f"cannot read {value!r} as a quantity (e.g. {example!r}): {exc}") from None
     if not isinstance(quantity, pint.Quantity):

@@ -3,7 +3,8 @@
 Eshelby (b → ∞): p_i = 12 K_i μ_m ε* / (3K_i + 4μ_m); matrix σ_θθ = +p_i/2 (a/r)³. Modelled
 as one particle (a = 0.1 µm) in a 1 µm box with free boundaries (box effect ~ (a/b)³ < 1 %).
 Tolerances (P2): particle pressure within 2 % (interface size a/5; P1 on this mesh is 9.5 %
-stiff), matrix hoop stress at r = 1.02 a within 3 % (interface size a/8). Free particle, uniform θ: |σ| < 1e-6 E β and the deformed volume ∫det F dx equals
+stiff), matrix hoop stress at r = 1.02 a within 3 % (interface size a/8).
+Free particle, uniform θ: |σ| < 1e-6 E β and the deformed volume ∫det F dx equals
 (1 + ΔV/V0) V0 of the expansion law to 1e-6.
 """
 

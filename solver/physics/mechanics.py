@@ -168,7 +168,7 @@ class ElasticityProblem:
         """Equilibrium at uniform Li fraction ``theta`` (-) under the loading mode."""
         self.set_lithiation(theta)
         self.A.zeroEntries()
-        assemble_matrix(self.A, self._a, bcs=self.bcs)
+        assemble_matrix(self.A, self._a, self.bcs)  # type: ignore[arg-type]  # singledispatch
         self.A.assemble()
         if self.supports.free:
             self.A.setNullSpace(self._nullspace)

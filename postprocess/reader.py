@@ -1,0 +1,315 @@
+"""Read a run directory (files only, never DOLFINx) into a frozen :class:`RunData`.
+
+The fields come from ``fields.xdmf`` (XDMF 3, as written by ``dolfinx.io.XDMFFile``): one
+uniform ``mesh`` grid (tetrahedra, geometry in m) and one temporal collection per function
+whose attributes point into ``fields.h5``. :meth:`RunData.grid_at` turns one time step into a
+``pyvista.UnstructuredGrid`` carrying every field at that step (SI units: u in m, stresses in
+Pa, ``theta`` and ``crack_risk`` dimensionless, ``region`` the integer cell tag).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import pyvista as pv
+import yaml
+
+FIELDS_XDMF = "fields.xdmf"
+TAGS_JSON = "tags.json"
+CASE_YAML = "case.resolved.yaml"
+HISTORY_CSV = "history.csv"
+SUMMARY_JSON = "summary.json"
+
+#: Relative tolerance when matching a requested time to the written times.
+_TIME_RTOL = 1e-9
+
+
+class RenderError(Exception):
+    """A run-directory file needed for rendering is missing or invalid (the message names it)."""
+
+
+@dataclass(frozen=True)
+class FieldSeries:
+    """One function's time series: where each step's values live in the HDF5 file.
+
+    ``times`` (s) are sorted ascending; ``datasets[i]`` is the HDF5 path of ``times[i]``;
+    ``center`` is ``"Node"`` or ``"Cell"``.
+    """
+
+    name: str
+    center: str
+    times: tuple[float, ...]
+    datasets: tuple[str, ...]
+
+    def index_at(self, time: float) -> int | None:
+        """Index of the latest written time ≤ ``time`` (s), or None if there is none."""
+        tol = _TIME_RTOL * max(1.0, abs(time))
+        candidates = [i for i, t in enumerate(self.times) if t <= time + tol]
+        return candidates[-1] if candidates else None
+
+
+@dataclass(frozen=True)
+class RunData:
+    """Everything postprocess needs from one run directory (all values SI)."""
+
+    run_dir: Path
+    case_name: str
+    #: region name → material name, e.g. {"particles": "Si", "matrix": "Li6PS5Cl"}
+    materials: Mapping[str, str]
+    #: cell tag name → integer tag, e.g. {"particles": 1, "matrix": 2}
+    cell_tags: Mapping[str, int]
+    #: facet tag name → integer tag
+    facet_tags: Mapping[str, int]
+    #: field name → time series
+    fields: Mapping[str, FieldSeries]
+    #: history.csv column → values per accepted step (empty if there is no history yet)
+    history: Mapping[str, np.ndarray]
+    #: summary.json as written (empty if absent)
+    summary: Mapping[str, Any]
+    #: case.resolved.yaml as written (empty if absent)
+    case: Mapping[str, Any] = field(default_factory=dict)
+    _h5_path: Path = field(default=Path(), repr=False)
+    _topology: str = field(default="", repr=False)
+    _geometry: str = field(default="", repr=False)
+
+    def times(self, name: str) -> tuple[float, ...]:
+        """Written times (s) of field ``name``."""
+        if name not in self.fields:
+            raise KeyError(f"field {name!r} not in {FIELDS_XDMF} (have {sorted(self.fields)})")
+        return self.fields[name].times
+
+    @property
+    def last_time(self) -> float:
+        """Latest time (s) any field was written at."""
+        return max(s.times[-1] for s in self.fields.values())
+
+    @property
+    def status(self) -> str:
+        """``summary.json`` status, or ``"unknown"``."""
+        return str(self.summary.get("status", "unknown"))
+
+    def step_at(self, time: float) -> tuple[int, float | None]:
+        """(step number, SOC) of the history row at ``time`` (s); SOC None without history."""
+        t = self.history.get("time_s")
+        if t is None or len(t) == 0:
+            return self._field_step(time), None
+        i = int(np.argmin(np.abs(t - time)))
+        soc = self.history.get("soc")
+        return i, (float(soc[i]) if soc is not None else None)
+
+    def _field_step(self, time: float) -> int:
+        longest = max(self.fields.values(), key=lambda s: len(s.times))
+        return longest.index_at(time) or 0
+
+    def grid_at(self, time: float | None = None) -> pv.UnstructuredGrid:
+        """Mesh with every field at ``time`` (s; default the last), as point/cell data.
+
+        Each field takes its latest written time ≤ ``time`` (``region`` is written once).
+        Tensor ``sigma`` is N×9 row-major (Pa). Geometry is in m.
+        """
+        t = self.last_time if time is None else float(time)
+        try:
+            with h5py.File(self._h5_path, "r") as h5:
+                topo = np.asarray(h5[self._topology], dtype=np.int64)
+                geom = np.asarray(h5[self._geometry], dtype=np.float64)
+                data = {}
+                for name, series in self.fields.items():
+                    i = series.index_at(t)
+                    if i is not None:
+                        data[name] = (series.center, np.asarray(h5[series.datasets[i]]))
+        except (OSError, KeyError) as exc:
+            raise RenderError(f"{self._h5_path}: cannot read datasets: {exc}") from exc
+        if topo.ndim != 2 or topo.shape[1] != 4:
+            raise RenderError(f"{self._h5_path}: topology {topo.shape} is not N×4 tetrahedra")
+        if geom.ndim != 2 or geom.shape[1] != 3:
+            raise RenderError(f"{self._h5_path}: geometry {geom.shape} is not M×3")
+        cells = np.hstack([np.full((len(topo), 1), 4, dtype=np.int64), topo]).ravel()
+        types = np.full(len(topo), pv.CellType.TETRA, dtype=np.uint8)
+        grid = pv.UnstructuredGrid(cells, types, geom)
+        for name, (center, values) in data.items():
+            target, n = (
+                (grid.point_data, grid.n_points)
+                if center == "Node"
+                else (grid.cell_data, grid.n_cells)
+            )
+            if values.shape[0] != n:
+                raise RenderError(
+                    f"{self._h5_path}: field {name!r} has {values.shape[0]} rows, expected {n}"
+                )
+            values = values[:, 0] if values.ndim == 2 and values.shape[1] == 1 else values
+            target[name] = np.rint(values).astype(np.int32) if name == "region" else values
+        return grid
+
+
+def read_run(run_dir: Path) -> RunData:
+    """Read ``run_dir``; raise :class:`RenderError` naming the missing or invalid file.
+
+    ``fields.xdmf``/``fields.h5`` and ``tags.json`` are required; ``case.resolved.yaml``,
+    ``history.csv`` and ``summary.json`` are read when present (a running or failed run may
+    lack some of them).
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RenderError(f"run directory {run_dir} does not exist")
+    h5_path, topology, geometry, fields = _read_xdmf(run_dir / FIELDS_XDMF)
+    tags = _read_json(run_dir / TAGS_JSON, required=True)
+    summary = _read_json(run_dir / SUMMARY_JSON, required=False)
+    case = _read_yaml(run_dir / CASE_YAML)
+    history = _read_history(run_dir / HISTORY_CSV)
+    materials = _material_names(case, summary)
+    name = case.get("name") or summary.get("case") or run_dir.name
+    try:
+        cell_tags = {str(k): int(v) for k, v in tags.get("cells", {}).items()}
+        facet_tags = {str(k): int(v) for k, v in tags.get("facets", {}).items()}
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise RenderError(f"{run_dir / TAGS_JSON}: invalid tag map: {exc}") from exc
+    return RunData(
+        run_dir=run_dir,
+        case_name=str(name),
+        materials=materials,
+        cell_tags=cell_tags,
+        facet_tags=facet_tags,
+        fields=fields,
+        history=history,
+        summary=summary,
+        case=case,
+        _h5_path=h5_path,
+        _topology=topology,
+        _geometry=geometry,
+    )
+
+
+def _read_xdmf(path: Path) -> tuple[Path, str, str, dict[str, FieldSeries]]:
+    """Mesh dataset paths and per-field time series from an XDMF 3 file."""
+    if not path.is_file():
+        raise RenderError(f"{path} not found (the run wrote no fields yet?)")
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as exc:
+        raise RenderError(f"{path}: invalid XML: {exc}") from exc
+    domain = root.find("Domain")
+    if domain is None:
+        raise RenderError(f"{path}: no <Domain>")
+    mesh = next((g for g in domain.findall("Grid") if g.get("GridType") == "Uniform"), None)
+    if mesh is None:
+        raise RenderError(f"{path}: no uniform mesh grid")
+    topo_item = mesh.find("Topology/DataItem")
+    geom_item = mesh.find("Geometry/DataItem")
+    if topo_item is None or geom_item is None:
+        raise RenderError(f"{path}: mesh grid lacks Topology or Geometry data")
+    topo_type = (mesh.find("Topology").get("TopologyType") or "").lower()  # type: ignore[union-attr]
+    if topo_type != "tetrahedron":
+        raise RenderError(f"{path}: topology {topo_type!r} unsupported (need Tetrahedron)")
+    h5_file, topology = _hdf_ref(path, topo_item.text)
+    _, geometry = _hdf_ref(path, geom_item.text)
+    steps: dict[str, list[tuple[float, str, str]]] = {}
+    for coll in domain.findall("Grid"):
+        if coll.get("GridType") != "Collection":
+            continue
+        for grid in coll.findall("Grid"):
+            time_el = grid.find("Time")
+            for attr in grid.findall("Attribute"):
+                item = attr.find("DataItem")
+                if time_el is None or item is None:
+                    continue
+                try:
+                    t = float(time_el.get("Value", "nan"))
+                except ValueError as exc:
+                    raise RenderError(f"{path}: bad time value: {exc}") from exc
+                if not math.isfinite(t):
+                    raise RenderError(f"{path}: grid {grid.get('Name')!r} has no valid <Time>")
+                _, dataset = _hdf_ref(path, item.text)
+                name = attr.get("Name") or coll.get("Name") or "?"
+                steps.setdefault(name, []).append((t, dataset, attr.get("Center", "Node")))
+    if not h5_file.is_file():
+        raise RenderError(f"{h5_file} not found (referenced by {path.name})")
+    fields = {}
+    for name, entries in steps.items():
+        entries.sort(key=lambda e: e[0])
+        fields[name] = FieldSeries(
+            name=name,
+            center=entries[0][2],
+            times=tuple(e[0] for e in entries),
+            datasets=tuple(e[1] for e in entries),
+        )
+    if not fields:
+        raise RenderError(f"{path}: no time series written yet")
+    return h5_file, topology, geometry, fields
+
+
+def _hdf_ref(xdmf: Path, text: str | None) -> tuple[Path, str]:
+    """Split ``"fields.h5:/Function/u/0"`` into (absolute HDF5 path, dataset path)."""
+    if not text or ":" not in text:
+        raise RenderError(f"{xdmf}: DataItem {text!r} is not an HDF5 reference")
+    file_part, dataset = text.strip().rsplit(":", 1)
+    h5 = Path(file_part)
+    return (h5 if h5.is_absolute() else xdmf.parent / h5), dataset
+
+
+def _read_json(path: Path, required: bool) -> dict[str, Any]:
+    if not path.is_file():
+        if required:
+            raise RenderError(f"{path} not found")
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RenderError(f"{path}: invalid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise RenderError(f"{path}: expected a JSON object")
+    return data
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise RenderError(f"{path}: invalid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise RenderError(f"{path}: expected a mapping")
+    return data
+
+
+def _read_history(path: Path) -> dict[str, np.ndarray]:
+    """Columns of ``history.csv`` as float arrays (empty cells → NaN); {} if absent."""
+    if not path.is_file():
+        return {}
+    try:
+        with path.open(newline="") as fh:
+            rows = list(csv.reader(fh))
+    except OSError as exc:
+        raise RenderError(f"{path}: {exc}") from exc
+    if not rows:
+        return {}
+    header, body = rows[0], [r for r in rows[1:] if r]
+    try:
+        values = [[float(v) if v.strip() else math.nan for v in r] for r in body]
+    except ValueError as exc:
+        raise RenderError(f"{path}: non-numeric value: {exc}") from exc
+    if any(len(r) != len(header) for r in values):
+        raise RenderError(f"{path}: rows do not match the {len(header)} header columns")
+    table = np.array(values, dtype=float).reshape(len(values), len(header))
+    return {name.strip(): table[:, j] for j, name in enumerate(header)}
+
+
+def _material_names(case: Mapping[str, Any], summary: Mapping[str, Any]) -> dict[str, str]:
+    """Region → material name from the resolved case, else from the summary."""
+    resolved = case.get("materials")
+    if isinstance(resolved, dict) and resolved:
+        out = {}
+        for region, mat in resolved.items():
+            out[str(region)] = str(mat.get("name", region)) if isinstance(mat, dict) else str(mat)
+        return out
+    listed = summary.get("materials")
+    return {str(k): str(v) for k, v in listed.items()} if isinstance(listed, dict) else {}

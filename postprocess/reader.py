@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -118,7 +119,7 @@ class RunData:
         """
         t = self.last_time if time is None else float(time)
         try:
-            with h5py.File(self._h5_path, "r") as h5:
+            with _open_h5(self._h5_path) as h5:
                 topo = np.asarray(h5[self._topology], dtype=np.int64)
                 geom = np.asarray(h5[self._geometry], dtype=np.float64)
                 data = {}
@@ -148,6 +149,20 @@ class RunData:
             values = values[:, 0] if values.ndim == 2 and values.shape[1] == 1 else values
             target[name] = np.rint(values).astype(np.int32) if name == "region" else values
         return grid
+
+
+def _open_h5(path: Path) -> h5py.File:
+    """Open ``path`` read-only; a run still writing holds an HDF5 lock, so retry without locks.
+
+    HDF5 reads ``HDF5_USE_FILE_LOCKING`` at each open; it is set only if the user has not.
+    """
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        if "lock" not in str(exc).lower() or "HDF5_USE_FILE_LOCKING" in os.environ:
+            raise
+    os.environ["HDF5_USE_FILE_LOCKING"] = "FALSE"
+    return h5py.File(path, "r")
 
 
 def read_run(run_dir: Path) -> RunData:

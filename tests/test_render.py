@@ -6,6 +6,7 @@ in a process that did.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -147,3 +148,57 @@ def test_cli_render(rendered: Path, tmp_path: Path) -> None:
     result = ssbmech("render", str(run_dir), check=False)
     assert result.returncode == 2
     assert "fields.xdmf" in result.stderr
+
+
+_READER_CHECK = """
+import json, sys
+import numpy as np
+from postprocess.reader import read_run
+run = read_run(sys.argv[1])
+tag = run.cell_tags["matrix"]
+out = {"times": list(run.times("max_principal")), "region_times": list(run.times("region"))}
+for t in out["times"]:
+    grid = run.grid_at(t)
+    s1 = np.asarray(grid["max_principal"])[np.asarray(grid["region"]) == tag]
+    out.setdefault("matrix_max", []).append(float(s1.max()))
+    out.setdefault("sigma_shape", list(np.shape(grid["sigma"])))
+print(json.dumps(out))
+"""
+
+
+def test_reader_matches_history(tiny_run_dir: Path) -> None:
+    """Per-step cell fields agree with history.csv; region (written once) serves every step."""
+    result = subprocess.run(
+        [sys.executable, "-c", _READER_CHECK, str(tiny_run_dir)],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    header, *rows = (tiny_run_dir / "history.csv").read_text().splitlines()
+    cols = header.split(",")
+    table = np.array([[float(v) for v in r.split(",")] for r in rows])
+    np.testing.assert_allclose(out["times"], table[:, cols.index("time_s")])
+    assert out["region_times"] == [0.0]
+    np.testing.assert_allclose(
+        out["matrix_max"], table[:, cols.index("max_principal_Pa_Li6PS5Cl")], rtol=1e-6
+    )
+    assert out["sigma_shape"][1] == 9
+
+
+def test_render_without_summary_and_case(tiny_run_dir: Path, tmp_path: Path) -> None:
+    """A run that is still going (no summary.json, no resolved case) still renders."""
+    run_dir = tmp_path / "partial"
+    shutil.copytree(
+        tiny_run_dir,
+        run_dir,
+        ignore=shutil.ignore_patterns("figures", "summary.json", "case.resolved.yaml"),
+    )
+    result = _render(run_dir)
+    assert result.returncode == 0, result.stderr
+    text = (run_dir / "figures" / "report.html").read_text(encoding="utf-8")
+    assert "unknown" in text
+    assert text.count("data:image/png;base64,") == 2

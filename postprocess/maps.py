@@ -1,9 +1,10 @@
 """PyVista field maps of one time step, rendered off screen to PNG.
 
 :func:`max_principal_map` shows the maximum principal stress σ1 (MPa) on the RVE cut in half
-by the plane normal to y through the box centre: a diverging colour map centred at zero
-(tension red, compression blue, symmetric limits), the particle boundaries as dark lines,
-orientation axes, a title with case, SOC and step, and a footer with time and σ1 range.
+by the plane normal to y through the centre of the mesh bounds (the box centre of an RVE):
+a diverging colour map centred at zero (tension red, compression blue, symmetric limits),
+the particle boundaries as dark lines, orientation axes, a title with case, SOC and step,
+and a footer with time and σ1 range.
 
 Off-screen trap: these pip VTK wheels first try an X window and print "bad X server
 connection" when there is no display, then fall back to EGL. Setting
@@ -43,7 +44,7 @@ def max_principal_map(run: RunData, out_png: Path, time: float | None = None) ->
     grid = run.grid_at(t).scale(_UM, inplace=False)
     grid.cell_data["σ1 (MPa)"] = np.asarray(grid.cell_data["max_principal"]) * _MPA
     grid.set_active_scalars("σ1 (MPa)", preference="cell")
-    centre = _box_centre(run, grid)
+    centre = _mesh_centre(grid)
     half = grid.clip(normal="y", origin=centre, invert=False)
     if half.n_cells == 0:
         raise RenderError(f"{run.run_dir}: the mid-plane clip is empty")
@@ -66,7 +67,7 @@ def max_principal_map(run: RunData, out_png: Path, time: float | None = None) ->
         ambient=0.55,
         diffuse=0.55,
         specular=0.0,
-        scalar_bar_args=_scalar_bar_args(),
+        scalar_bar_args=_scalar_bar_args(limit),
     )
     _style_scalar_bar(pl)
     outline = _particle_outline(run, half)
@@ -98,18 +99,10 @@ def max_principal_map(run: RunData, out_png: Path, time: float | None = None) ->
     return out_png
 
 
-def _box_centre(run: RunData, grid: pv.UnstructuredGrid) -> tuple[float, float, float]:
-    """Centre (µm) of the case box if the resolved case gives it, else of the mesh bounds."""
-    box = run.case.get("geometry", {}).get("box") if isinstance(run.case, dict) else None
+def _mesh_centre(grid: pv.DataSet) -> tuple[float, float, float]:
+    """Centre of the mesh bounds: the box centre of an RVE, the particle's for a free one."""
     b = grid.bounds
-    mesh_centre = ((b[0] + b[1]) / 2, (b[2] + b[3]) / 2, (b[4] + b[5]) / 2)
-    if isinstance(box, list) and len(box) == 3:
-        try:
-            origin = (b[0], b[2], b[4])
-            return tuple(o + float(L) * _UM / 2 for o, L in zip(origin, box, strict=True))
-        except (TypeError, ValueError):
-            return mesh_centre
-    return mesh_centre
+    return ((b[0] + b[1]) / 2, (b[2] + b[3]) / 2, (b[4] + b[5]) / 2)
 
 
 def _particle_outline(run: RunData, half: pv.UnstructuredGrid) -> pv.PolyData | None:
@@ -148,7 +141,9 @@ def _nice_ceil(value: float) -> float:
     return float(10 ** (exp + 1))
 
 
-def _scalar_bar_args() -> dict:
+def _scalar_bar_args(limit: float) -> dict:
+    """Vertical bar on the right; labels at 0, ±limit/2, ±limit with just enough decimals."""
+    decimals = next((d for d in range(7) if abs(round(limit / 2, d) - limit / 2) < 1e-9), 6)
     return {
         "title": "σ1 (MPa)",
         "vertical": True,
@@ -157,7 +152,7 @@ def _scalar_bar_args() -> dict:
         "height": 0.6,
         "width": 0.07,
         "n_labels": 5,
-        "fmt": "%.0f",
+        "fmt": f"%.{decimals}f",
         "color": "black",
         "title_font_size": 20,
         "label_font_size": 16,

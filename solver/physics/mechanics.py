@@ -237,7 +237,11 @@ def rigid_body_modes(V: fem.FunctionSpace) -> PETSc.NullSpace:
     basis = [la.create_petsc_vector(index_map, bs) for _ in range(6)]
     n = index_map.size_local + index_map.num_ghosts
     x = V.tabulate_dof_coordinates()[:n]
-    x = (x - x.mean(axis=0)) / max(float(np.ptp(x, axis=0).max()), 1e-300)  # centred, O(1)
+    comm = V.mesh.comm  # the same centre and scale on every rank, or the modes are not rigid
+    lo, hi = np.empty(3), np.empty(3)
+    comm.Allreduce(np.ascontiguousarray(x.min(axis=0)), lo, op=MPI.MIN)
+    comm.Allreduce(np.ascontiguousarray(x.max(axis=0)), hi, op=MPI.MAX)
+    x = (x - 0.5 * (lo + hi)) / max(float((hi - lo).max()), 1e-300)  # centred, O(1)
     with ExitStack() as stack:
         arrays = [np.asarray(stack.enter_context(v.localForm())).reshape(n, bs) for v in basis]
         for i, arr in enumerate(arrays):

@@ -158,7 +158,12 @@ def _time_loop(
     t_end = time.perf_counter()
     summary.update(
         final={**summary["final"], **maxima},
-        timings_s={"mesh": t_mesh - t_start, "solve": solve_time, "total": t_end - t_start},
+        timings_s={
+            "mesh": t_mesh - t_start,
+            "solve": solve_time,
+            "total": t_end - t_start,
+            **{f"solve_{k}": v for k, v in problem.timings.items()},
+        },
         peak_memory_mb=peak_memory_mb(comm),
     )
     log.info(

@@ -14,6 +14,7 @@ swelling; the platen position w then follows from the loading law.
 
 from __future__ import annotations
 
+import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 
@@ -143,6 +144,8 @@ class ElasticityProblem:
             options[f"ssbmech_elasticity_{key}"] = value
         self.ksp.setFromOptions()
         self._platen_position: float | None = None
+        self.timings = {"assemble": 0.0, "setup": 0.0, "solve": 0.0}
+        """Accumulated wall time (s) of matrix assembly, preconditioner set-up, Krylov solves."""
         self.num_dofs = self.V.dofmap.index_map.size_global * self.V.dofmap.index_map_bs
 
     def stress(self, u: ufl.core.expr.Expr, swelling: bool = True) -> ufl.core.expr.Expr:
@@ -166,6 +169,7 @@ class ElasticityProblem:
 
     def solve(self, theta: float) -> MechanicsState:
         """Equilibrium at uniform Li fraction ``theta`` (-) under the loading mode."""
+        tic = time.perf_counter()
         self.set_lithiation(theta)
         self.A.zeroEntries()
         assemble_matrix(self.A, self._a, self.bcs)  # type: ignore[arg-type]  # singledispatch
@@ -173,12 +177,18 @@ class ElasticityProblem:
         if self.supports.free:
             self.A.setNullSpace(self._nullspace)
         self.A.setNearNullSpace(self._nullspace)
+        toc = time.perf_counter()
         self.ksp.setOperators(self.A)
-        if self.supports.platen is None:
-            its = self._linear_solve(self.u, swelling=1.0, platen=0.0)
-            return self._state(its)
+        self.ksp.setUp()  # preconditioner set-up (AMG hierarchy)
+        self.timings["assemble"] += toc - tic
+        self.timings["setup"] += time.perf_counter() - toc
+        tic = time.perf_counter()
         its = self._linear_solve(self.u, swelling=1.0, platen=0.0)
+        if self.supports.platen is None:
+            self.timings["solve"] += time.perf_counter() - tic
+            return self._state(its)
         its += self._linear_solve(self._u_unit, swelling=0.0, platen=1.0)
+        self.timings["solve"] += time.perf_counter() - tic
         p_swell, p_unit = self.reaction_pressure(self.u), self.reaction_pressure(self._u_unit)
         p0, k = self.supports.preload, self.supports.spring_stiffness
         if self._platen_position is None:  # first solve: platen placed to carry the preload

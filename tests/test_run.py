@@ -134,3 +134,32 @@ def test_bundled_case_runs_coarse(case: Path, tmp_path: Path) -> None:
         "geometry.mesh.interface_size=0.08 um",
     )
     assert json.loads((out / "summary.json").read_text())["status"] == "complete"
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        (
+            "geometry.particles.items.1.center=[0.35 um, 0.35 um, 0.4 um]",
+            "geometry.particles.items.1: particles 0 and 1 overlap",
+        ),
+        (
+            "geometry.particles.items.0.center=[0.1 um, 0.3 um, 0.35 um]",
+            "geometry.particles.items.0: particle 0",
+        ),
+        (
+            "geometry.particles={mode: random, volume_fraction: 0.6, radius_mean: 0.2 um, "
+            "min_gap: 0.05 um}",
+            "geometry.particles.volume_fraction: ",
+        ),
+    ],
+)
+def test_impossible_geometry_exits_2_naming_the_key(
+    override: str, expected: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "bad"
+    res = ssbmech("run", str(TINY_CASE), "--out", str(out), "--set", override, check=False)
+    assert res.returncode == 2, res.stderr
+    assert f"{TINY_CASE}: {expected}" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert json.loads((out / "summary.json").read_text())["status"] == "failed"

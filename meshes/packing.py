@@ -110,6 +110,10 @@ def volume_in_box(center: np.ndarray, radius: float, box: np.ndarray) -> float:
     return float(np.sum(weights * area))
 
 
+def _fmt(v: np.ndarray) -> str:
+    return "(" + ", ".join(f"{x:.4g}" for x in v) + ")"
+
+
 def check_explicit(spec: ExplicitParticles, box: np.ndarray) -> list[Particle]:
     """Validate an explicit particle list: no overlaps, fits the box, inside unless clipped."""
     box = np.asarray(box, dtype=float)
@@ -125,8 +129,8 @@ def check_explicit(spec: ExplicitParticles, box: np.ndarray) -> list[Particle]:
         if spec.placement == "inside" and (np.any(c - r < 0) or np.any(c + r > box)):
             raise GeometryError(
                 f"particles.items.{i}.center",
-                f"particle {i} (centre {c.tolist()} m, radius {r:g} m) is not fully inside the "
-                f"box [0, {box.tolist()}] m; move it or use placement: clipped",
+                f"particle {i} (centre {_fmt(c)} m, radius {r:g} m) is not fully inside the "
+                f"box 0…{_fmt(box)} m; move it or use placement: clipped",
             )
         if spec.placement == "clipped" and (np.any(c < 0) or np.any(c > box)):
             raise GeometryError(

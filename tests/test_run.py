@@ -145,7 +145,7 @@ def test_bundled_case_runs_coarse(case: Path, tmp_path: Path) -> None:
         ),
         (
             "geometry.particles.items.0.center=[0.1 um, 0.3 um, 0.35 um]",
-            "geometry.particles.items.0: particle 0",
+            "geometry.particles.items.0.center: particle 0",
         ),
         (
             "geometry.particles={mode: random, volume_fraction: 0.6, radius_mean: 0.2 um, "

@@ -116,7 +116,8 @@ class ParticleRVESpec(_Frozen):
         return self
 
 
-def _place(spec: ParticleRVESpec) -> list[Particle]:
+def place_particles(spec: ParticleRVESpec) -> list[Particle]:
+    """Particles of the spec (validated list, or seeded packing); GeometryError if impossible."""
     box = np.array(spec.box)
     if isinstance(spec.particles, ExplicitParticles):
         return check_explicit(spec.particles, box)
@@ -241,7 +242,7 @@ def _mesh_on_root(
     """Place particles, build, tag and mesh the Gmsh model (initialised); write ``msh_path``."""
     import gmsh
 
-    particles = _place(spec)
+    particles = place_particles(spec)
     gmsh.model.add("particle_rve")
     model = _build_model(spec, particles)
     names = _add_physical_groups(model)

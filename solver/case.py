@@ -25,7 +25,8 @@ from pydantic import (
     model_validator,
 )
 
-from meshes.particle_rve import MATRIX, PARTICLES, ParticleRVESpec
+from meshes.errors import GeometryError
+from meshes.particle_rve import MATRIX, PARTICLES, ParticleRVESpec, place_particles
 from solver.errors import CaseError
 from solver.materials import Material, material_data
 from solver.units import Pressure, Stiffness
@@ -205,6 +206,19 @@ def load_case(path: Path, overrides: list[str] | None = None) -> Case:
         return Case.model_validate(data)
     except ValidationError as exc:
         raise CaseError(format_validation_error(path, data, exc)) from None
+
+
+def check_geometry(case: Case, path: Path) -> None:
+    """Place the particles (no meshing): an impossible geometry raises CaseError."""
+    try:
+        place_particles(case.geometry)
+    except GeometryError as exc:
+        raise geometry_error(path, exc) from None
+
+
+def geometry_error(path: Path, exc: GeometryError) -> CaseError:
+    """A geometry error as a CaseError naming the file and the key."""
+    return CaseError(f"{path}: geometry.{exc.key}: {exc}")
 
 
 def format_validation_error(path: Path, data: dict[str, Any], exc: ValidationError) -> str:

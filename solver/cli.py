@@ -85,10 +85,11 @@ def _dispatch(args: argparse.Namespace) -> int:
             raise CaseError(str(exc)) from None
         return 0
 
-    from solver.case import dump_resolved, load_case
+    from solver.case import check_geometry, dump_resolved, load_case
 
     case = load_case(args.case, args.overrides)
     if args.command == "check":
+        check_geometry(case, args.case)
         print(dump_resolved(case), end="")
         return 0
 

@@ -23,9 +23,8 @@ from meshes import particle_rve
 from meshes.bundle import MeshBundle
 from meshes.errors import GeometryError
 from solver import __version__
-from solver.case import Case, dump_resolved
+from solver.case import Case, dump_resolved, geometry_error
 from solver.derived import DerivedFields
-from solver.errors import CaseError
 from solver.physics.mechanics import ElasticityProblem
 from solver.physics.supports import supports_for
 from solver.rundir import create_run_dir
@@ -50,7 +49,7 @@ def build_mesh(comm: MPI.Comm, case: Case, case_path: Path, msh_path: Path | Non
     try:
         return particle_rve.build(comm, case.geometry, msh_path=msh_path)
     except GeometryError as exc:
-        raise CaseError(f"{case_path}: geometry.{exc.key}: {exc}") from None
+        raise geometry_error(case_path, exc) from None
 
 
 def peak_memory_mb(comm: MPI.Comm) -> float:

@@ -114,3 +114,21 @@ def test_cli_check_exit_codes(tmp_path: Path) -> None:
         [*exe, "check", str(tmp_path / "nope.yaml")], capture_output=True, text=True
     )
     assert missing.returncode == 2 and "no such case file" in missing.stderr
+
+
+def test_check_rejects_an_impossible_geometry(tmp_path: Path) -> None:
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "solver.cli",
+            "check",
+            str(ROOT / "tests/cases/tiny_rve.yaml"),
+            "--set",
+            "geometry.particles.items.1.center=[0.35 um, 0.35 um, 0.4 um]",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 2
+    assert "geometry.particles.items.1: particles 0 and 1 overlap" in res.stderr

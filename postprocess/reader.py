@@ -10,7 +10,6 @@ Pa, ``theta`` and ``crack_risk`` dimensionless, ``region`` the integer cell tag)
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 import xml.etree.ElementTree as ET
@@ -176,9 +175,9 @@ def read_run(run_dir: Path) -> RunData:
     if not run_dir.is_dir():
         raise RenderError(f"run directory {run_dir} does not exist")
     h5_path, topology, geometry, fields = _read_xdmf(run_dir / FIELDS_XDMF)
-    tags = _read_json(run_dir / TAGS_JSON, required=True)
-    summary = _read_json(run_dir / SUMMARY_JSON, required=False)
-    case = _read_yaml(run_dir / CASE_YAML)
+    tags = _read_mapping(run_dir / TAGS_JSON, required=True)
+    summary = _read_mapping(run_dir / SUMMARY_JSON, required=False)
+    case = _read_mapping(run_dir / CASE_YAML, required=False)
     history = _read_history(run_dir / HISTORY_CSV)
     materials = _material_names(case, summary)
     name = case.get("name") or summary.get("case") or run_dir.name
@@ -270,29 +269,18 @@ def _hdf_ref(xdmf: Path, text: str | None) -> tuple[Path, str]:
     return (h5 if h5.is_absolute() else xdmf.parent / h5), dataset
 
 
-def _read_json(path: Path, required: bool) -> dict[str, Any]:
+def _read_mapping(path: Path, required: bool) -> dict[str, Any]:
+    """A JSON or YAML file holding a mapping (YAML parses JSON too); {} if absent and optional."""
     if not path.is_file():
         if required:
             raise RenderError(f"{path} not found")
         return {}
     try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RenderError(f"{path}: invalid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise RenderError(f"{path}: expected a JSON object")
-    return data
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
-        raise RenderError(f"{path}: invalid YAML: {exc}") from exc
+        raise RenderError(f"{path}: cannot be read: {exc}") from exc
     if not isinstance(data, dict):
-        raise RenderError(f"{path}: expected a mapping")
+        raise RenderError(f"{path}: expected a mapping of keys")
     return data
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import dolfinx
-import gmsh
 from mpi4py import MPI
 from petsc4py import PETSc
 
@@ -35,6 +34,8 @@ log = logging.getLogger("ssbmech")
 
 def versions() -> dict[str, str]:
     """Versions of ssbmech and the libraries that produced a result."""
+    import gmsh  # imported here: importing gmsh resets Python's SIGINT handler
+
     petsc = ".".join(str(v) for v in PETSc.Sys.getVersion())
     return {
         "ssbmech": __version__,

@@ -153,7 +153,7 @@ def check_explicit(spec: ExplicitParticles, box: np.ndarray) -> list[Particle]:
     ]
 
 
-def _draw_radii(rng: np.random.Generator, spec: RandomParticles, volume: float) -> np.ndarray:
+def draw_radii(rng: np.random.Generator, spec: RandomParticles, volume: float) -> np.ndarray:
     """Radii (m), largest first, whose spheres just hold ``volume`` (m3)."""
     mean_volume = mean_sphere_volume(spec.radius_mean, spec.radius_std)
     radii = np.empty(0)
@@ -193,12 +193,8 @@ def _find_room(
     return None
 
 
-def pack_random(spec: RandomParticles, box: np.ndarray) -> list[Particle]:
-    """Place spheres by RSA until their volume in the box reaches the target fraction."""
-    box = np.asarray(box, dtype=float)
-    rng = np.random.default_rng(spec.seed)
-    box_volume = float(np.prod(box))
-    target = spec.volume_fraction * box_volume
+def check_fits(spec: RandomParticles, box: np.ndarray) -> None:
+    """GeometryError unless a particle of the mean radius (+ gaps when inside) fits the box."""
     margin = spec.min_gap if spec.placement == "inside" else 0.0
     if 2 * (spec.radius_mean + margin) >= box.min():
         raise GeometryError(
@@ -207,6 +203,16 @@ def pack_random(spec: RandomParticles, box: np.ndarray) -> list[Particle]:
             f"{' plus 2 min_gap' if margin else ''} must be smaller than the smallest box side "
             f"{box.min():g} m",
         )
+
+
+def pack_random(spec: RandomParticles, box: np.ndarray) -> list[Particle]:
+    """Place spheres by RSA until their volume in the box reaches the target fraction."""
+    box = np.asarray(box, dtype=float)
+    check_fits(spec, box)
+    rng = np.random.default_rng(spec.seed)
+    box_volume = float(np.prod(box))
+    target = spec.volume_fraction * box_volume
+    margin = spec.min_gap if spec.placement == "inside" else 0.0
     centers = np.empty((0, 3))
     radii = np.empty(0)
     volume = 0.0
@@ -214,7 +220,7 @@ def pack_random(spec: RandomParticles, box: np.ndarray) -> list[Particle]:
     skipped = 0
     done = False
     while not done:
-        for r in _draw_radii(rng, spec, target - volume):
+        for r in draw_radii(rng, spec, target - volume):
             center = None
             if r < smallest_failed and 2 * (r + margin) < box.min():
                 center = _find_room(rng, float(r), centers, radii, box, spec)

@@ -24,16 +24,26 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from dolfinx.io import gmshio
 from mpi4py import MPI
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationInfo,
+    model_validator,
+)
 
 from meshes.bundle import MeshBundle, MeshStats, Particle
 from meshes.errors import GeometryError
 from meshes.packing import check_explicit, pack_random
+from meshes.particle_list import expand_csv_entry
+from meshes.rearrange import pack_dense
 from solver.units import Length
 
 # Physical-group names (cells)
@@ -67,17 +77,34 @@ class ExplicitParticle(_Frozen):
 
 
 class ExplicitParticles(_Frozen):
-    """Particles listed one by one (they must not overlap; 'inside' placement keeps them in)."""
+    """Particles listed one by one (they must not overlap; 'inside' placement keeps them in).
+
+    ``source``: the file the list was read from (``mode: csv``, see ``meshes.particle_list``).
+    """
 
     mode: Literal["explicit"] = "explicit"
     items: list[ExplicitParticle] = Field(min_length=1)
     placement: Literal["inside", "clipped"] = "inside"
+    source: str = ""
+
+
+def _particles_entry(value: Any, info: ValidationInfo) -> Any:
+    """Expand ``mode: csv`` into an explicit list (relative paths: from the case file)."""
+    if isinstance(value, dict) and value.get("mode") == "csv":
+        base_dir = (info.context or {}).get("base_dir")
+        return expand_csv_entry(value, base_dir)
+    return value
 
 
 class RandomParticles(_Frozen):
-    """Particles placed reproducibly from ``seed``: log-normal radii (mean, std in m)."""
+    """Particles placed reproducibly from ``seed``: log-normal radii (mean, std in m).
+
+    ``packer``: ``rsa`` (random sequential addition; jams near φ ≈ 0.38 for equal spheres) or
+    ``rearrange`` (collective rearrangement; reaches φ ≥ 0.5, see ``meshes.rearrange``).
+    """
 
     mode: Literal["random"] = "random"
+    packer: Literal["rsa", "rearrange"] = "rsa"
     volume_fraction: float = Field(gt=0, lt=1)
     radius_mean: PositiveLength
     radius_std: Annotated[Length, Field(ge=0)] = 0.0
@@ -101,7 +128,11 @@ class ParticleRVESpec(_Frozen):
     kind: Literal["particle_rve"] = "particle_rve"
     box: tuple[PositiveLength, PositiveLength, PositiveLength]
     matrix: bool = True
-    particles: ExplicitParticles | RandomParticles = Field(discriminator="mode")
+    particles: Annotated[
+        ExplicitParticles | RandomParticles,
+        Field(discriminator="mode"),
+        BeforeValidator(_particles_entry),
+    ]
     mesh: MeshSize
 
     @model_validator(mode="after")
@@ -121,6 +152,8 @@ def place_particles(spec: ParticleRVESpec) -> list[Particle]:
     box = np.array(spec.box)
     if isinstance(spec.particles, ExplicitParticles):
         return check_explicit(spec.particles, box)
+    if spec.particles.packer == "rearrange":
+        return pack_dense(spec.particles, box)
     return pack_random(spec.particles, box)
 
 

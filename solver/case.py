@@ -203,7 +203,7 @@ def load_case(path: Path, overrides: list[str] | None = None) -> Case:
         raise CaseError(f"{path}: a case file is a mapping of keys (name, geometry, …)")
     data = apply_overrides(data, overrides or [])
     try:
-        return Case.model_validate(data)
+        return Case.model_validate(data, context={"base_dir": path.parent})
     except ValidationError as exc:
         raise CaseError(format_validation_error(path, data, exc)) from None
 

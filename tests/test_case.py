@@ -132,3 +132,49 @@ def test_check_rejects_an_impossible_geometry(tmp_path: Path) -> None:
     )
     assert res.returncode == 2
     assert "geometry.particles.items.1: particles 0 and 1 overlap" in res.stderr
+
+
+def _csv_case(tmp_path: Path, csv_text: str, unit: str = "um") -> Path:
+    (tmp_path / "particles.csv").write_text(csv_text)
+    text = (ROOT / "tests" / "cases" / "tiny_rve.yaml").read_text()
+    head, rest = text.split("  particles:\n", 1)
+    rest = rest[rest.index("  mesh:") :]
+    case = tmp_path / "from_csv.yaml"
+    entry = f"  particles: {{mode: csv, path: particles.csv, unit: {unit}}}\n"
+    case.write_text(head + entry + rest)
+    return case
+
+
+def test_particle_list_from_csv_relative_to_the_case(tmp_path: Path) -> None:
+    case = load_case(
+        _csv_case(tmp_path, "radius,x,y,z,id\n0.2,0.3,0.3,0.35,1\n0.1,0.7,0.7,0.7,2\n")
+    )
+    particles = case.geometry.particles
+    assert particles.mode == "explicit" and particles.source.endswith("particles.csv")
+    assert particles.items[0].center == pytest.approx((0.3e-6, 0.3e-6, 0.35e-6))
+    assert [p.radius for p in particles.items] == pytest.approx([0.2e-6, 0.1e-6])
+
+
+@pytest.mark.parametrize(
+    ("csv_text", "unit", "message"),
+    [
+        ("x,y,radius\n0.3,0.3,0.2\n", "um", "lacks column(s) ['z']"),
+        ("x,y,z,radius\n0.3,0.3,a,0.2\n", "um", "line 2: x, y, z, radius must be numbers"),
+        ("x,y,z,radius\n0.3,0.3,0.3,0.2\n", "kPa", "has dimension"),
+    ],
+)
+def test_bad_particle_list_names_file_and_key(
+    tmp_path: Path, csv_text: str, unit: str, message: str
+) -> None:
+    case = _csv_case(tmp_path, csv_text, unit)
+    with pytest.raises(CaseError) as info:
+        load_case(case)
+    assert f"{case}: geometry.particles: " in str(info.value)
+    assert message in str(info.value)
+
+
+def test_missing_particle_list(tmp_path: Path) -> None:
+    case = _csv_case(tmp_path, "x,y,z,radius\n")
+    (tmp_path / "particles.csv").unlink()
+    with pytest.raises(CaseError, match="cannot read particle list .*particles.csv"):
+        load_case(case)

@@ -18,6 +18,7 @@ from meshes.packing import (
     volume_in_box,
 )
 from meshes.particle_rve import ExplicitParticles, RandomParticles
+from meshes.rearrange import pack_dense
 
 BOX = np.array([2e-6, 2e-6, 2e-6])
 GAP = 0.02e-6
@@ -164,3 +165,45 @@ def test_explicit_overlap_and_out_of_box() -> None:
 def test_geometry_error_survives_pickling() -> None:  # it is broadcast from rank 0
     err = pickle.loads(pickle.dumps(GeometryError("particles.seed", "no luck")))
     assert (err.key, str(err)) == ("particles.seed", "no luck")
+
+
+# ------------------------------------------------------------- collective rearrangement
+
+
+def dense(**kw: object) -> RandomParticles:
+    return spec(**{"packer": "rearrange", "radius_std": 0.0, **kw})
+
+
+@pytest.mark.parametrize(
+    ("placement", "radius"),
+    [("clipped", 0.25e-6), ("inside", 0.125e-6)],  # inside: walls cost density, so L/r = 16
+)
+def test_rearrangement_reaches_half_monodisperse(placement: str, radius: float) -> None:
+    """φ = 0.5 of equal spheres (RSA jams near 0.38): within half a particle, gaps kept."""
+    gap = 0.04 * radius
+    s = dense(volume_fraction=0.5, radius_mean=radius, min_gap=gap, placement=placement)
+    s = s.model_copy(update={"max_particles": 600})
+    particles = pack_dense(s, BOX)
+    half_particle = 0.5 * float(sphere_volume(radius)) / float(np.prod(BOX))
+    assert abs(fraction(particles) - 0.5) <= half_particle
+    assert smallest_gap(particles) >= gap
+    c, r = arrays(particles)
+    if placement == "inside":
+        assert np.all(c - r[:, None] >= gap * (1 - 1e-9))
+        assert np.all(c + r[:, None] <= BOX - gap * (1 - 1e-9))
+    else:  # no sliver caps: every face keeps min_gap from tangency
+        for dist in (c, BOX - c):
+            assert np.all(np.abs(dist - r[:, None]) >= gap * (1 - 1e-9))
+    assert pack_dense(s, BOX) == particles  # reproducible from the seed
+
+
+def test_rearrangement_polydisperse_and_jamming() -> None:
+    particles = pack_dense(
+        dense(volume_fraction=0.45, radius_std=0.05e-6, min_gap=0.01e-6, placement="clipped"),
+        BOX,
+    )
+    assert abs(fraction(particles) - 0.45) < 0.02
+    assert np.std(arrays(particles)[1]) > 0.02e-6
+    with pytest.raises(GeometryError, match="collective rearrangement jammed") as info:
+        pack_dense(dense(volume_fraction=0.7, radius_mean=0.3e-6, min_gap=0.02e-6), BOX)
+    assert info.value.key == "particles.volume_fraction"

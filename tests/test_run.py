@@ -117,22 +117,27 @@ def test_mpi_history_matches_serial(tiny_run_dir: Path, tmp_path: Path) -> None:
         np.testing.assert_allclose(parallel[key], serial[key], rtol=1e-6, atol=1e-3, err_msg=key)
 
 
+COARSE = {  # per bundled case: overrides that make it run in seconds (one step, coarse mesh)
+    "si_lpscl_rve": ["geometry.mesh.size=0.2 um", "geometry.mesh.interface_size=0.08 um"],
+    "usi_li3ps4_75MPa": [
+        "geometry.box=[5 um, 5 um, 5 um]",
+        "geometry.mesh.size=1.2 um",
+        "geometry.mesh.interface_size=0.5 um",
+        "solver.degree=1",
+    ],
+}
+
+
+def test_every_bundled_case_has_a_coarse_setting() -> None:
+    assert {p.stem for p in (ROOT / "cases").glob("*.yaml")} == set(COARSE)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("case", sorted((ROOT / "cases").glob("*.yaml")), ids=lambda p: p.stem)
 def test_bundled_case_runs_coarse(case: Path, tmp_path: Path) -> None:
     out = tmp_path / case.stem
-    ssbmech(
-        "run",
-        str(case),
-        "--out",
-        str(out),
-        "--set",
-        "lithiation.steps=1",
-        "--set",
-        "geometry.mesh.size=0.2 um",
-        "--set",
-        "geometry.mesh.interface_size=0.08 um",
-    )
+    overrides = [a for o in ["lithiation.steps=1", *COARSE[case.stem]] for a in ("--set", o)]
+    ssbmech("run", str(case), "--out", str(out), *overrides)
     assert json.loads((out / "summary.json").read_text())["status"] == "complete"
 
 

@@ -176,5 +176,5 @@ def test_bad_particle_list_names_file_and_key(
 def test_missing_particle_list(tmp_path: Path) -> None:
     case = _csv_case(tmp_path, "x,y,z,radius\n")
     (tmp_path / "particles.csv").unlink()
-    with pytest.raises(CaseError, match="cannot read particle list .*particles.csv"):
+    with pytest.raises(CaseError, match=r"cannot read particle list .*particles\.csv"):
         load_case(case)

@@ -9,10 +9,12 @@ in metres.
 
 ``build`` (rank 0 does all Gmsh work): box and spheres are fragmented (OpenCASCADE) so the
 interfaces are conforming; with ``clipped`` placement the sphere parts outside the box are
-removed, and their flat faces on the box belong to the box-face groups. Physical-group tags are
+removed, and their flat faces on the box belong to the box-face groups. Particles may carry a
+``shell`` (core–shell Si@C; with a void: yolk–shell, see ``Shell``). Physical-group tags are
 1, 2, … in this fixed order (absent groups are skipped, the rest keep the order):
-cells ``particles``, ``matrix``; facets ``interface``, ``xmin`` … ``zmax`` — or, without matrix
-(free-standing particles), cells ``particles`` and facets ``particle_surface``. Mesh size h(d)
+cells ``particles`` (the Si), ``shell``, ``matrix``; facets ``interface`` (particle/matrix),
+``core_shell``, ``void_surface``, ``xmin`` … ``zmax`` — or, without matrix (one free-standing
+particle), ``core_shell``, ``void_surface``, ``particle_surface``. Mesh size h(d)
 with d the distance to the particle surfaces: h = interface_size for d ≤ FINE_LAYER
 interface_size, growing linearly to ``size`` over GRADING ``size``.
 
@@ -47,11 +49,14 @@ from meshes.rearrange import pack_dense
 from solver.units import Length
 
 # Physical-group names (cells)
-PARTICLES = "particles"
+PARTICLES = "particles"  # the Si (cores, with a shell)
 MATRIX = "matrix"
+SHELL = "shell"  # coating of core–shell particles
 # Physical-group names (facets)
-INTERFACE = "interface"  # particle/matrix interface
+INTERFACE = "interface"  # particle/matrix interface (outer shell surface with a shell)
 PARTICLE_SURFACE = "particle_surface"  # free particle surface (no matrix)
+CORE_SHELL = "core_shell"  # Si core / shell interface
+VOID_SURFACE = "void_surface"  # free surfaces of the void of yolk–shell particles
 BOX_FACES = ("xmin", "xmax", "ymin", "ymax", "zmin", "zmax")
 
 MODEL_UNIT = 1e-6  # m per Gmsh model unit
@@ -61,6 +66,7 @@ DEFAULT_REFINEMENT = 3  # interface_size = size / DEFAULT_REFINEMENT when not gi
 FINE_LAYER = 0.5  # thickness of the layer meshed at interface_size, in interface sizes
 GRADING = 2.0  # distance over which the size grows to the bulk size, in bulk sizes
 FACE_TOLERANCE = 1e-6  # a surface lies on a box face within this fraction of the box size
+CONTACT_DEPTH = 0.3  # a yolk sinks this fraction of the shell thickness into its shell
 
 PositiveLength = Annotated[Length, Field(gt=0)]
 
@@ -122,6 +128,21 @@ class MeshSize(_Frozen):
     optimize: bool = True
 
 
+class Shell(_Frozen):
+    """A coating on every particle (core–shell, e.g. Si@C), optionally with a void (yolk–shell).
+
+    The particle radius r is the outer radius of the shell; the Si core has radius
+    r − thickness − void. Without a void the core fills the shell (concentric). With a void
+    (radial gap, m) the core rests on the bottom of its shell as a yolk does: it is shifted
+    down by the void plus CONTACT_DEPTH × thickness, so it sinks into the shell over a small
+    contact patch and stays attached (a floating core would have no stiffness). Contact across
+    the void is not modelled: the void must stay open (check the displacements).
+    """
+
+    thickness: PositiveLength
+    void: Annotated[Length, Field(ge=0)] = 0.0
+
+
 class ParticleRVESpec(_Frozen):
     """Geometry of a particle RVE (see module docstring)."""
 
@@ -133,7 +154,13 @@ class ParticleRVESpec(_Frozen):
         Field(discriminator="mode"),
         BeforeValidator(_particles_entry),
     ]
+    shell: Shell | None = None
     mesh: MeshSize
+
+    @property
+    def regions(self) -> list[str]:
+        """Names of the cell regions (the keys of the case's ``materials``)."""
+        return [PARTICLES] + ([SHELL] if self.shell else []) + ([MATRIX] if self.matrix else [])
 
     @model_validator(mode="after")
     def _free_standing_is_one_particle(self) -> ParticleRVESpec:
@@ -151,10 +178,22 @@ def place_particles(spec: ParticleRVESpec) -> list[Particle]:
     """Particles of the spec (validated list, or seeded packing); GeometryError if impossible."""
     box = np.array(spec.box)
     if isinstance(spec.particles, ExplicitParticles):
-        return check_explicit(spec.particles, box)
-    if spec.particles.packer == "rearrange":
-        return pack_dense(spec.particles, box)
-    return pack_random(spec.particles, box)
+        particles = check_explicit(spec.particles, box)
+    elif spec.particles.packer == "rearrange":
+        particles = pack_dense(spec.particles, box)
+    else:
+        particles = pack_random(spec.particles, box)
+    if spec.shell is not None:
+        smallest = min(p.radius for p in particles)
+        core = smallest - spec.shell.thickness - spec.shell.void
+        if core <= 0.2 * smallest:
+            raise GeometryError(
+                "shell.thickness",
+                f"shell thickness {spec.shell.thickness:g} m + void {spec.shell.void:g} m leave "
+                f"a core of {core:g} m in the smallest particle (radius {smallest:g} m); the "
+                "core radius must exceed 20 % of the particle radius",
+            )
+    return particles
 
 
 def min_mean_ratio(node_tags: np.ndarray, coords: np.ndarray, tets: np.ndarray) -> float:
@@ -175,50 +214,96 @@ class _Model:
     cells: dict[str, list[int]]
     facets: dict[str, list[int]]
     particle_surfaces: list[int]
-    particle_fraction: float
+    fractions: dict[str, float]
 
 
 def _flat_on(bbox: list[float], axis: int, value: float, tol: float) -> bool:
     return abs(bbox[axis] - value) < tol and abs(bbox[axis + 3] - value) < tol
 
 
+def _spheres(particles: list[Particle], shell: Shell | None) -> list[tuple[str, int]]:
+    """OCC spheres (model units) per particle: (role, tag), roles outer / inner / core."""
+    import gmsh
+
+    occ = gmsh.model.occ
+    out: list[tuple[str, int]] = []
+    for p in particles:
+        c, r = np.array(p.center) / MODEL_UNIT, p.radius / MODEL_UNIT
+        if shell is None:
+            out.append(("core", occ.addSphere(*c, r)))
+            continue
+        t, void = shell.thickness / MODEL_UNIT, shell.void / MODEL_UNIT
+        out.append(("outer", occ.addSphere(*c, r)))
+        core_center = c.copy()
+        if void > 0:
+            out.append(("inner", occ.addSphere(*c, r - t)))
+            core_center[2] -= void + CONTACT_DEPTH * t
+        out.append(("core", occ.addSphere(*core_center, r - t - void)))
+    return out
+
+
 def _build_model(spec: ParticleRVESpec, particles: list[Particle]) -> _Model:
-    """Box and spheres, fragmented into conforming volumes (model units, µm)."""
+    """Box and spheres, fragmented into conforming volumes (model units, µm).
+
+    Every fragment is classified by the spheres it lies in: in a core → Si (``particles``),
+    else in a void sphere → removed, else in an outer sphere → ``shell``, else ``matrix``;
+    fragments outside the box (clipped particles) are removed.
+    """
     import gmsh
 
     occ = gmsh.model.occ
     box = np.array(spec.box) / MODEL_UNIT
-    spheres = [
-        (3, occ.addSphere(*(np.array(p.center) / MODEL_UNIT), p.radius / MODEL_UNIT))
-        for p in particles
-    ]
+    spheres = _spheres(particles, spec.shell)
     box_tag = occ.addBox(0, 0, 0, *box)
     # the output map lists, per input (box first), the volumes it became
-    _, pieces = occ.fragment([(3, box_tag)], spheres)
+    _, pieces = occ.fragment([(3, box_tag)], [(3, tag) for _, tag in spheres])
     box_pieces = {t for _, t in pieces[0]}
-    particle_pieces = {t for m in pieces[1:] for _, t in m}
-    outside = particle_pieces - box_pieces  # parts of clipped spheres beyond the box
-    if outside:
-        occ.remove([(3, t) for t in sorted(outside)], recursive=True)
-    particle_vols = sorted(particle_pieces & box_pieces)
-    matrix_vols = sorted(box_pieces - particle_pieces)
-    if not spec.matrix:
-        occ.remove([(3, t) for t in matrix_vols], recursive=True)
-        matrix_vols = []
+    roles: dict[int, set[str]] = {}
+    for (role, _), result in zip(spheres, pieces[1:], strict=True):
+        for _, t in result:
+            roles.setdefault(t, set()).add(role)
+    outside = set(roles) - box_pieces  # parts of clipped spheres beyond the box
+    core_vols = sorted(t for t in box_pieces if "core" in roles.get(t, ()))
+    void_vols = sorted(t for t in box_pieces - set(core_vols) if "inner" in roles.get(t, ()))
+    shell_vols = sorted(
+        t for t in box_pieces - set(core_vols) - set(void_vols) if "outer" in roles.get(t, ())
+    )
+    matrix_vols = sorted(box_pieces - set(roles)) if spec.matrix else []
+    particle_vols = core_vols + shell_vols  # the composite particles
     occ.synchronize()
-
-    fraction = sum(occ.getMass(3, t) for t in particle_vols) / float(np.prod(box))
 
     def boundary(vols: list[int]) -> set[int]:
         dimtags = gmsh.model.getBoundary([(3, t) for t in vols], combined=False, oriented=False)
         return {abs(t) for _, t in dimtags}
 
-    particle_surfaces = boundary(particle_vols)
-    cells = {PARTICLES: particle_vols}
+    def fraction(vols: list[int]) -> float:
+        return sum(occ.getMass(3, t) for t in vols) / float(np.prod(box))
+
+    fractions = {PARTICLES: fraction(particle_vols + void_vols)}
+    if spec.shell is not None:
+        fractions.update(core=fraction(core_vols), shell=fraction(shell_vols))
+        fractions.update(void=fraction(void_vols))
+    void_faces = boundary(void_vols)
+    kept = set(particle_vols + matrix_vols)
+    removed = (box_pieces | outside) - kept
+    if removed:
+        occ.remove([(3, t) for t in sorted(removed)], recursive=True)
+    occ.synchronize()
+
+    core_shell = boundary(core_vols) & boundary(shell_vols)
+    outer = boundary(particle_vols) - core_shell - void_faces
+    cells = {PARTICLES: core_vols}
+    if shell_vols:
+        cells[SHELL] = shell_vols
     facets: dict[str, list[int]] = {}
     if matrix_vols:
         cells[MATRIX] = matrix_vols
-        facets[INTERFACE] = sorted(particle_surfaces & boundary(matrix_vols))
+        facets[INTERFACE] = sorted(outer & boundary(matrix_vols))
+    if shell_vols:
+        facets[CORE_SHELL] = sorted(core_shell)
+    if void_vols:
+        facets[VOID_SURFACE] = sorted(void_faces & boundary(particle_vols))
+    if matrix_vols:
         surfaces = boundary(particle_vols + matrix_vols)
         tol = FACE_TOLERANCE * float(box.max())
         for i, name in enumerate(BOX_FACES):
@@ -227,8 +312,8 @@ def _build_model(spec: ParticleRVESpec, particles: list[Particle]) -> _Model:
                 s for s in surfaces if _flat_on(gmsh.model.getBoundingBox(2, s), axis, value, tol)
             )
     else:
-        facets[PARTICLE_SURFACE] = sorted(particle_surfaces)
-    return _Model(cells, facets, sorted(particle_surfaces), fraction)
+        facets[PARTICLE_SURFACE] = sorted(outer)
+    return _Model(cells, facets, sorted(boundary(particle_vols)), fractions)
 
 
 def _add_physical_groups(model: _Model) -> dict[str, dict[str, int]]:
@@ -297,7 +382,7 @@ def _mesh_on_root(
         num_vertices=len(node_tags),
         min_quality=min_mean_ratio(node_tags, coords, np.concatenate(elem_nodes)),
         volume_fractions_requested=requested,
-        volume_fractions_achieved={PARTICLES: model.particle_fraction},
+        volume_fractions_achieved=model.fractions,
         particles=tuple(particles),
     )
     return names, stats

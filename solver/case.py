@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from meshes.errors import GeometryError
-from meshes.particle_rve import MATRIX, PARTICLES, ParticleRVESpec, place_particles
+from meshes.particle_rve import ParticleRVESpec, place_particles
 from solver.errors import CaseError
 from solver.materials import Material, material_data
 from solver.units import Pressure, Stiffness
@@ -147,7 +147,7 @@ class Case(_Frozen):
 
     @model_validator(mode="after")
     def _consistent(self) -> Case:
-        regions = {PARTICLES, MATRIX} if self.geometry.matrix else {PARTICLES}
+        regions = set(self.geometry.regions)
         missing, extra = regions - set(self.materials), set(self.materials) - regions
         if missing or extra:
             raise ValueError(

@@ -125,6 +125,11 @@ COARSE = {  # per bundled case: overrides that make it run in seconds (one step,
         "geometry.mesh.interface_size=0.5 um",
         "solver.degree=1",
     ],
+    "si_c_yolkshell": [
+        "geometry.mesh.size=0.15 um",
+        "geometry.mesh.interface_size=0.03 um",
+        "solver.degree=1",
+    ],
 }
 
 

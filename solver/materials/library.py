@@ -106,6 +106,18 @@ LIBRARY: dict[str, Material] = {
             },
         ),
         Material(
+            name="C",
+            description="amorphous/pyrolytic carbon coating of Si@C particles (no Li uptake "
+            "modelled)",
+            E=30e9,
+            nu=0.30,
+            sources={
+                "E": "assumed 30 GPa: nanoindentation of amorphous and pyrolytic carbon films "
+                "spans ≈ 10–60 GPa depending on sp2/sp3 content; override per case",
+                "nu": "assumed 0.30 (typical for amorphous carbon, 0.2–0.35)",
+            },
+        ),
+        Material(
             name="Cu",
             description="copper current-collector foil (ductile: no crack risk)",
             E=120e9,

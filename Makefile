@@ -13,7 +13,7 @@ export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
 export OMPI_MCA_rmaps_base_oversubscribe := 1
 MPIRUN := mpirun -n $(NP)
 
-.PHONY: setup apt venv demo test test-serial test-mpi lint bench clean
+.PHONY: setup apt venv demo test test-serial test-mpi lint bench verify clean
 
 setup: apt venv
 
@@ -60,8 +60,14 @@ test-mpi:
 	@echo "test: MPI suite (mpirun -n 2, tests marked mpi)"
 	$(MPIRUN) $(VENV)/bin/pytest -q -m mpi -p no:cacheprovider
 
+verify: setup
+	@echo "verify: running the verification tests and writing docs/verification.md"
+	rm -rf build/verify
+	SSBMECH_VERIFY_DIR=build/verify $(VENV)/bin/pytest -q -m verification -p no:cacheprovider
+	$(PY) -m postprocess.verification build/verify docs
+
 bench: setup
 	$(PY) bench/elasticity.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) runs build .pytest_cache .mypy_cache .ruff_cache

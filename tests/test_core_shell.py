@@ -27,6 +27,7 @@ from solver.derived import DerivedFields
 from solver.materials import LIBRARY, Material
 from solver.physics.mechanics import ElasticityProblem
 from solver.physics.supports import Supports
+from tests.verification import record
 
 R, T, L = 0.1e-6, 0.03e-6, 1.0e-6  # particle (outer) radius, shell thickness, box (m)
 SI = Material(name="Si", E=80e9, nu=0.22, expansion=LIBRARY["Si"].expansion)
@@ -98,8 +99,20 @@ def test_yolk_shell_tags_and_volumes() -> None:
 
 
 @pytest.mark.mpi
+@pytest.mark.verification
 def test_core_shell_pressure_matches_lame() -> None:
-    assert core_pressure(0.0) == pytest.approx(lame_core_pressure(), rel=0.02)
+    pressure = core_pressure(0.0)
+    record(
+        "core_shell_pressure",
+        title="Core–shell Si@C particle: core pressure",
+        reference="physics.md §3.1 (Lamé, p_o = 0)",
+        quantity="mean Si core pressure (Pa)",
+        measured=pressure,
+        expected=lame_core_pressure(),
+        tolerance=0.02,
+        setup="generated particle_rve, r = 0.1 µm, 30 nm carbon shell, free, P2, h = 15 nm",
+    )
+    assert pressure == pytest.approx(lame_core_pressure(), rel=0.02)
 
 
 def test_void_relieves_the_core() -> None:

@@ -23,6 +23,7 @@ from solver.materials import LIBRARY, Material
 from solver.physics.mechanics import ElasticityProblem
 from solver.physics.supports import Supports
 from tests.probes import stress_at
+from tests.verification import record
 
 A, L = 0.1e-6, 1.0e-6
 SI = Material(name="Si", E=80e9, nu=0.22, expansion=LIBRARY["Si"].expansion)
@@ -64,15 +65,27 @@ def test_sanity_number_from_physics_md() -> None:
 
 
 @pytest.mark.mpi
+@pytest.mark.verification
 def test_particle_pressure() -> None:
     problem = solve(True, 2, fine=A / 5, size=0.2e-6)
     derived = DerivedFields(problem)
     derived.update(THETA)
     mean_h = derived.aggregates()["mean_hydrostatic_Pa_Si"]
+    record(
+        "eshelby_particle_pressure",
+        title="Eshelby inclusion: particle pressure",
+        reference="physics.md §3.2 (Eshelby 1957)",
+        quantity="mean particle pressure (Pa)",
+        measured=-mean_h,
+        expected=eshelby_pressure(),
+        tolerance=0.02,
+        setup="a = 0.1 µm in a free 1 µm box (Si E 80 GPa in Li6PS5Cl), P2, interface h = a/5",
+    )
     assert -mean_h == pytest.approx(eshelby_pressure(), rel=0.02)
 
 
 @pytest.mark.slow
+@pytest.mark.verification
 def test_matrix_hoop_stress_p2() -> None:
     problem = solve(True, 2, fine=A / 8, size=0.25e-6)
     r = 1.02 * A
@@ -83,7 +96,18 @@ def test_matrix_hoop_stress_p2() -> None:
     s = stress_at(problem, L / 2 + r * n)
     srr = np.einsum("ci,cij,cj->c", n, s, n)
     hoop = 0.5 * (np.trace(s, axis1=1, axis2=2) - srr)
-    assert hoop.mean() == pytest.approx(0.5 * eshelby_pressure() * (A / r) ** 3, rel=0.03)
+    expected = 0.5 * eshelby_pressure() * (A / r) ** 3
+    record(
+        "eshelby_hoop_stress",
+        title="Eshelby inclusion: matrix hoop stress at 1.02 a",
+        reference="physics.md §3.2 (Eshelby 1957)",
+        quantity="σ_θθ at r = 1.02 a (Pa), mean of 24 directions",
+        measured=hoop.mean(),
+        expected=expected,
+        tolerance=0.03,
+        setup="a = 0.1 µm in a free 1 µm box, P2, interface h = a/8",
+    )
+    assert hoop.mean() == pytest.approx(expected, rel=0.03)
 
 
 @pytest.mark.mpi

@@ -22,6 +22,7 @@ from solver.physics.mechanics import ElasticityProblem
 from solver.physics.supports import Supports
 from tests.geometries import CORE, SHELL, sphere_in_shell_octant
 from tests.probes import stress_at
+from tests.verification import record
 
 A_IN, B_OUT = 1.0e-6, 2.0e-6  # m
 P_OUT = 50e6  # Pa
@@ -73,10 +74,22 @@ def mean_core_pressure(problem: ElasticityProblem) -> float:
 
 
 @pytest.mark.mpi
+@pytest.mark.verification
 def test_particle_pressure_and_interface_hoop_stress() -> None:
     A, B, p_i, _ = lame_solution()
     problem = solve(h=A_IN / 8, degree=2)
-    assert mean_core_pressure(problem) == pytest.approx(p_i, rel=0.02)
+    pressure = mean_core_pressure(problem)
+    record(
+        "lame_core_pressure",
+        title="Sphere in a shell: core pressure",
+        reference="physics.md §3.1 (Lamé)",
+        quantity="mean core pressure (Pa)",
+        measured=pressure,
+        expected=p_i,
+        tolerance=0.02,
+        setup="octant, a = 1 µm, b = 2 µm, p_o = 50 MPa, ε* = 0.93 %, P2, h = a/8",
+    )
+    assert pressure == pytest.approx(p_i, rel=0.02)
     # matrix hoop stress just outside the interface, averaged over directions in the octant
     r = A_IN * 1.02
     rng = np.random.default_rng(0)
@@ -87,6 +100,16 @@ def test_particle_pressure_and_interface_hoop_stress() -> None:
     hoop = 0.5 * (np.trace(s, axis1=1, axis2=2) - srr)
     km, mm = bulk_shear(SHELL_MAT)
     expected_hoop = 3 * km * A + 2 * mm * B / r**3
+    record(
+        "lame_hoop_stress",
+        title="Sphere in a shell: shell hoop stress at 1.02 a",
+        reference="physics.md §3.1 (Lamé)",
+        quantity="σ_θθ at r = 1.02 a (Pa), mean of 24 directions",
+        measured=hoop.mean(),
+        expected=expected_hoop,
+        tolerance=0.02,
+        setup="octant, P2, h = a/8",
+    )
     assert hoop.mean() == pytest.approx(expected_hoop, rel=0.02)
     assert expected_hoop > 0  # the tensile hoop stress that cracks the electrolyte
 
@@ -107,9 +130,24 @@ def displacement_error(problem: ElasticityProblem) -> float:
     return float(np.sqrt(comm.allreduce(fem.assemble_scalar(fem.form(e)), op=MPI.SUM)))
 
 
+@pytest.mark.verification
 def test_displacement_converges_at_second_order_p1() -> None:
     hs = np.array([A_IN / 2, A_IN / 3, A_IN / 4.5, A_IN / 6.5])
     errors = np.array([displacement_error(solve(h, degree=1)) for h in hs])
     order = np.polyfit(np.log(hs[-3:]), np.log(errors[-3:]), 1)[0]
     print(f"h/a {hs / A_IN}, L2 errors {errors}, observed order {order:.2f}")
+    record(
+        "lame_displacement_convergence",
+        title="Sphere in a shell: P1 displacement L2 convergence",
+        reference="physics.md §3.1 (Lamé)",
+        quantity="observed order of ||u − u_exact||_L2",
+        measured=order,
+        expected=2.0,
+        tolerance=0.05,
+        setup="octant, P1, h = a/2 … a/6.5, order fitted on the three finest meshes",
+        h=hs,
+        errors=errors,
+        order=order,
+        expected_order=2.0,
+    )
     assert order >= 2 - 0.1

@@ -61,7 +61,7 @@ def failure_probability(risk_of_rupture: float | Array) -> float | Array:
 
 
 def elastic_energy_density(sigma: Array, lmbda: Array, mu: Array) -> Array:
-    """w = ½ σ:C⁻¹:σ = σ:σ/(4μ) − λ (tr σ)²/(4μ(3λ + 2μ)) (J m-3) of isotropic cells.
+    """W = ½ σ:C⁻¹:σ = σ:σ/(4μ) − λ (tr σ)²/(4μ(3λ + 2μ)) (J m-3) of isotropic cells.
 
     ``sigma`` has shape (cells, 3, 3); λ, μ (Pa) per cell.
     """
@@ -71,9 +71,7 @@ def elastic_energy_density(sigma: Array, lmbda: Array, mu: Array) -> Array:
 
 
 def critical_particle_radius(fracture_energy: float, mean_energy_density: Array) -> Array:
-    """R_c = 3Γ/(4 w̄) (m) for Γ (J m-2), mean elastic energy density w̄ (J m-3); capped at
-    ``NO_FLAW_LIMIT``.
-    """
+    """R_c = 3Γ/(4 w̄) (m), Γ (J m-2), w̄ (J m-3); capped at ``NO_FLAW_LIMIT``."""
     w = np.maximum(np.asarray(mean_energy_density, dtype=float), 1e-300)
     return np.minimum(3.0 * fracture_energy / (4.0 * w), NO_FLAW_LIMIT)
 

@@ -27,8 +27,8 @@ from mpi4py import MPI
 from meshes.particle_rve import PARTICLES
 from solver import crack_risk as cr
 from solver.case import CrackRisk, InterfaceStrength
-from solver.extremes import Candidate, global_extremes
-from solver.interface_facets import InterfaceFacets
+from solver.extremes import Candidate, global_extremes, is_minimum
+from solver.interface_facets import InterfaceFacets, facet_stress_expression
 from solver.physics.mechanics import ElasticityProblem
 
 Array = npt.NDArray[np.float64]
@@ -57,8 +57,9 @@ def nearest_particle(points: Array, centers: Array, radii: Array) -> npt.NDArray
 
 
 class DerivedFields:
-    """Owns the output functions ``theta``, ``sigma``, the scalar fields above, ``region``
-    and ``particle``; computes aggregates, located extremes and per-particle measures.
+    """Output functions (θ, σ, scalars above, region, particle) and their aggregates.
+
+    Computes the history aggregates, the located extremes and the per-particle measures.
     """
 
     def __init__(self, problem: ElasticityProblem, crack_risk: CrackRisk | None = None) -> None:
@@ -76,7 +77,11 @@ class DerivedFields:
         )
         n = self.theta.x.array.size
         self._strength, self._toughness = np.full(n, np.inf), np.full(n, np.inf)
-        self._flaw_y, self._sigma_y, self._hardness = np.ones(n), np.full(n, np.inf), np.full(n, np.inf)
+        self._flaw_y, self._sigma_y, self._hardness = (
+            np.ones(n),
+            np.full(n, np.inf),
+            np.full(n, np.inf),
+        )
         for region, material in problem.materials.items():
             cells = problem.region_cells[region]
             self.region.x.array[cells] = problem.bundle.cell_names[region]
@@ -103,6 +108,7 @@ class DerivedFields:
             entry[1].append(cells)
         self._by_material = {k: (m, np.concatenate(c)) for k, (m, c) in self._by_material.items()}
         self.interfaces: dict[str, tuple[InterfaceFacets, InterfaceStrength]] = {}
+        self.facet_stress = facet_stress_expression(problem.stress(problem.u))
         for name, strength in (crack_risk or CrackRisk()).interfaces.items():
             tag = problem.bundle.facet_names[name]  # names are checked by the caller
             facets = InterfaceFacets(mesh, problem.bundle.facet_tags, tag, problem.bundle.cell_tags)
@@ -135,7 +141,7 @@ class DerivedFields:
         s = self.sigma.x.array.reshape(-1, 3, 3)
         return 0.5 * (s + s.transpose(0, 2, 1))
 
-    def _sum(self, value: float | Array) -> Any:
+    def _sum(self, value: Any) -> Any:
         return self.problem.comm.allreduce(value, op=MPI.SUM)
 
     # ------------------------------------------------------------------------------ aggregates
@@ -197,17 +203,18 @@ class DerivedFields:
 
     def _interface_values(self) -> dict[str, tuple[Array, Array, Array, Array]]:
         """Per interface: facet areas (m2), t_n (Pa), |t_t| (Pa), debond index (-)."""
-        s = self._sigma_cells()
         out = {}
         for name, (facets, strength) in self.interfaces.items():
-            t_n, t_t = cr.interface_tractions(facets.stress(s), facets.normals)
+            t_n, t_t = cr.interface_tractions(facets.stress(self.facet_stress), facets.normals)
             index = cr.debond_index(t_n, t_t, strength.normal_strength, strength.shear_strength)
             out[name] = (facets.areas, t_n, t_t, index)
         return out
 
     def particle_table(self) -> list[dict[str, Any]]:
-        """Per particle (global): volume, energy index η = U/(Γ π R²), critical radius
-        R_c = 3Γ/(4 w̄) (m) and Weibull P_f; empty without particles or without Γ.
+        """Per-particle measures over all ranks (empty without particles or without Γ).
+
+        Volume (m3), energy index η = U/(Γ π R²), critical radius R_c = 3Γ/(4 w̄) (m) and
+        Weibull P_f of each particle.
         """
         material = self.problem.materials.get(PARTICLES)
         n = len(self._radii)
@@ -226,7 +233,8 @@ class DerivedFields:
             sigma0, m, v0 = material.weibull
             sigma1 = self.scalars["max_principal"].x.array[cells]
             risk = cr.weibull_risk_density(sigma1, sigma0, m, v0)
-            pf = [float(v) for v in cr.failure_probability(self._sum(np.bincount(ids, weights=risk * vol, minlength=n)))]
+            rupture = self._sum(np.bincount(ids, weights=risk * vol, minlength=n))
+            pf = [float(v) for v in np.asarray(cr.failure_probability(rupture))]
         return [
             {
                 "id": p,
@@ -263,7 +271,10 @@ class DerivedFields:
         for name, (material, cells) in self._by_material.items():
             keys = [("max_principal_Pa_", "max_principal")]
             if material.K_IC is not None:
-                keys += [("max_crack_risk_", "crack_risk"), ("min_critical_flaw_m_", "critical_flaw_size")]
+                keys += [
+                    ("max_crack_risk_", "crack_risk"),
+                    ("min_critical_flaw_m_", "critical_flaw_size"),
+                ]
             if material.hardness is not None or material.yield_strength is not None:
                 keys += [("max_yield_index_", "yield_index"), ("max_crush_index_", "crush_index")]
             for prefix, field in keys:
@@ -274,7 +285,7 @@ class DerivedFields:
                 values = f[field][cells]
                 i = int(values.argmin() if prefix.startswith("min_") else values.argmax())
                 local[key] = (float(values[i]), {"material": name, **self._where(int(cells[i]))})
-        for name, (areas, _, _, index) in self._interface_values().items():
+        for name, (_, _, _, index) in self._interface_values().items():
             key = f"max_debond_index_{name}"
             if index.size == 0:
                 local[key] = None
@@ -290,13 +301,18 @@ class DerivedFields:
             if key in aggregates:
                 out[key] = (aggregates[key], {"material": name})
         particle_material = self.problem.materials[PARTICLES].name if table else None
-        for key, field, pick in (
-            ("max_particle_energy_index", "energy_index", max),
-            ("min_critical_particle_radius_m", "critical_radius_m", min),
-            ("max_particle_failure_probability", "failure_probability", max),
+        for key, field in (
+            ("max_particle_energy_index", "energy_index"),
+            ("min_critical_particle_radius_m", "critical_radius_m"),
+            ("max_particle_failure_probability", "failure_probability"),
         ):
             if table and table[0][field] is not None:
-                p = pick(table, key=lambda row, f=field: row[f])
-                where = {"material": particle_material, "particle": p["id"], "coordinates_m": p["center_m"]}
+                values = [row[field] for row in table]
+                p = table[int(np.argmin(values) if is_minimum(key) else np.argmax(values))]
+                where = {
+                    "material": particle_material,
+                    "particle": p["id"],
+                    "coordinates_m": p["center_m"],
+                }
                 out[key] = (float(p[field]), where)
         return out

@@ -35,7 +35,7 @@ from solver.materials import Material
 from solver.physics.mechanics import ElasticityProblem
 from solver.physics.supports import Supports
 from solver.run import run_case
-from tests.conftest import TINY_CASE
+from tests.conftest import TINY_CASE, ssbmech
 from tests.geometries import CORE, SHELL, sphere_in_shell_octant
 from tests.test_verification_lame import (
     A_IN,
@@ -240,3 +240,24 @@ def test_history_and_extremes_match_serial() -> None:
         world.barrier()
         if world.rank == 0:
             shutil.rmtree(base, ignore_errors=True)
+
+
+def test_crack_risk_input_errors_name_the_key(tmp_path: Path) -> None:
+    typo = "crack_risk.interfaces.interface={normal_strenght: 1 MPa, shear_strength: 1 MPa}"
+    res = ssbmech("check", str(TINY_CASE), "--set", typo, check=False)
+    assert res.returncode == 2
+    assert "crack_risk.interfaces.interface.normal_strenght: unknown key" in res.stderr
+    assert "did you mean 'normal_strength'" in res.stderr
+    res = ssbmech(
+        "check",
+        str(TINY_CASE),
+        "--set",
+        "materials.matrix={base: Cu, weibull_modulus: 8}",
+        check=False,
+    )
+    assert res.returncode == 2 and "need all of weibull_modulus" in res.stderr
+    bogus = "crack_risk.interfaces.bogus={normal_strength: 1 MPa, shear_strength: 1 MPa}"
+    res = ssbmech("run", str(TINY_CASE), "--out", str(tmp_path / "r"), "--set", bogus, check=False)
+    assert res.returncode == 2
+    assert f"{TINY_CASE}: crack_risk.interfaces.bogus: no such facet tag" in res.stderr
+    assert "interface" in res.stderr.split("known:")[1]

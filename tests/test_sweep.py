@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from solver.sweep import SweepSpec, case_name
-from tests.conftest import TINY_CASE, ssbmech
+from tests.conftest import ROOT, TINY_CASE, ssbmech
 
 TINY = {"lithiation.steps": 1, "geometry.mesh.size": "0.25 um"}
 
@@ -90,3 +90,32 @@ def test_bad_sweep_file_exits_2_naming_file_and_key(tmp_path: Path) -> None:
     sweep = write_sweep(tmp_path, {"outputs": ["dofs"]})
     result = ssbmech("sweep", str(sweep), check=False)
     assert result.returncode == 2 and "give either 'grid'" in result.stderr
+
+
+def test_stack_pressure_study_trend_on_a_tiny_setting(tmp_path: Path) -> None:
+    study = yaml.safe_load((ROOT / "cases" / "studies" / "stack_pressure.yaml").read_text())
+    pressures = study["grid"]["loading.stack_pressure"]
+    assert pressures == ["3 MPa", "50 MPa", "75 MPa", "150 MPa", "230 MPa"]
+    study["base"] = str(ROOT / "cases" / "si_lpscl_rve.yaml")
+    study["set"].update({"geometry.mesh.size": "0.3 um", "geometry.mesh.interface_size": "0.1 um"})
+    study["set"]["lithiation.steps"] = 1
+    study["grid"]["loading.stack_pressure"] = [pressures[0], pressures[2], pressures[4]]
+    sweep = tmp_path / "study.yaml"
+    sweep.write_text(yaml.safe_dump(study, sort_keys=False))
+    ssbmech("sweep", str(sweep), "--out", str(tmp_path / "out"))
+    table = rows(tmp_path / "out")
+    assert [r["status"] for r in table] == ["complete"] * 3
+
+    def column(key: str) -> list[float]:
+        return [float(r[key]) for r in table]
+
+    # more stack pressure, less electrolyte tension: σ1, risk and P_f fall, a_c grows
+    for key in ("max_principal_Pa_Li6PS5Cl", "max_crack_risk_Li6PS5Cl"):
+        assert column(key) == sorted(column(key), reverse=True) and column(key)[-1] < column(key)[0]
+    assert column("failure_probability_Li6PS5Cl") == sorted(
+        column("failure_probability_Li6PS5Cl"), reverse=True
+    )
+    assert column("min_critical_flaw_m_Li6PS5Cl") == sorted(column("min_critical_flaw_m_Li6PS5Cl"))
+    assert column("mean_hydrostatic_Pa_Si") == sorted(
+        column("mean_hydrostatic_Pa_Si"), reverse=True
+    )

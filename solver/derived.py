@@ -29,6 +29,7 @@ from solver import crack_risk as cr
 from solver.case import CrackRisk, InterfaceStrength
 from solver.extremes import Candidate, global_extremes, is_minimum
 from solver.interface_facets import InterfaceFacets, facet_stress_expression
+from solver.materials import Material
 from solver.physics.mechanics import ElasticityProblem
 
 Array = npt.NDArray[np.float64]
@@ -77,11 +78,8 @@ class DerivedFields:
         )
         n = self.theta.x.array.size
         self._strength, self._toughness = np.full(n, np.inf), np.full(n, np.inf)
-        self._flaw_y, self._sigma_y, self._hardness = (
-            np.ones(n),
-            np.full(n, np.inf),
-            np.full(n, np.inf),
-        )
+        self._flaw_y = np.ones(n)
+        self._sigma_y, self._hardness = np.full(n, np.inf), np.full(n, np.inf)
         for region, material in problem.materials.items():
             cells = problem.region_cells[region]
             self.region.x.array[cells] = problem.bundle.cell_names[region]
@@ -101,12 +99,14 @@ class DerivedFields:
         self._radii = np.array([p.radius for p in particles], dtype=float)
         self._particle_of = nearest_particle(self._midpoints, self._centers, self._radii)
         self.particle.x.array[:] = self._particle_of
-        self._by_material: dict[str, Any] = {}
+        parts: dict[str, list[npt.NDArray[np.int32]]] = {}
         for region, cells in problem.owned_region_cells.items():
-            material = problem.materials[region]
-            entry = self._by_material.setdefault(material.name, (material, []))
-            entry[1].append(cells)
-        self._by_material = {k: (m, np.concatenate(c)) for k, (m, c) in self._by_material.items()}
+            parts.setdefault(problem.materials[region].name, []).append(cells)
+        by_name = {m.name: m for m in problem.materials.values()}
+        self._by_material: dict[str, tuple[Material, npt.NDArray[np.int32]]] = {
+            name: (by_name[name], np.concatenate(cells)) for name, cells in parts.items()
+        }
+        """Material name → (material, owned cells of all regions made of it)."""
         self.interfaces: dict[str, tuple[InterfaceFacets, InterfaceStrength]] = {}
         self.facet_stress = facet_stress_expression(problem.stress(problem.u))
         for name, strength in (crack_risk or CrackRisk()).interfaces.items():
@@ -146,8 +146,11 @@ class DerivedFields:
 
     # ------------------------------------------------------------------------------ aggregates
 
-    def aggregates(self) -> dict[str, float]:
-        """History columns: per material, per interface and over particles (all ranks)."""
+    def aggregates(self, table: list[dict[str, Any]] | None = None) -> dict[str, float]:
+        """History columns: per material, per interface and over particles (all ranks).
+
+        ``table``: this step's ``particle_table()`` if already computed.
+        """
         comm = self.problem.comm
         f = {k: v.x.array for k, v in self.scalars.items()}
         out: dict[str, float] = {}
@@ -191,7 +194,7 @@ class DerivedFields:
                 float(index.max(initial=-np.inf)), op=MPI.MAX
             )
             out[f"debonded_fraction_{name}"] = self._sum(float(areas[index > 1].sum())) / total
-        table = self.particle_table()
+        table = self.particle_table() if table is None else table
         if table:
             out["max_particle_energy_index"] = max(p["energy_index"] for p in table)
             out["min_critical_particle_radius_m"] = min(p["critical_radius_m"] for p in table)

@@ -134,7 +134,8 @@ def _time_loop(
             state = problem.solve(soc)
             derived.update(soc)
             solve_time += time.perf_counter() - tic
-            aggregates, particles = derived.aggregates(), derived.particle_table()
+            particles = derived.particle_table()
+            aggregates = derived.aggregates(particles)
             extremes.update(derived.locate(aggregates, particles), step, soc, t)
             row = {
                 "time_s": t,

@@ -131,6 +131,25 @@ class Output(_Frozen):
     fields_every: PositiveInt = 1
 
 
+class InterfaceStrength(_Frozen):
+    """Interfacial strengths (Pa) of one tagged interface for the debonding index."""
+
+    normal_strength: Annotated[Pressure, Field(gt=0)]
+    shear_strength: Annotated[Pressure, Field(gt=0)]
+
+
+class CrackRisk(_Frozen):
+    """Crack-risk settings that are not a property of one material.
+
+    Material properties (K_IC, flaw size a0 and geometry factor Y, Weibull σ0/m/V0, fracture
+    energy Γ, hardness H, yield σ_Y) live on the materials and are overridden there, e.g.
+    ``matrix: {base: Li6PS5Cl, flaw_size: 1 um}``. Here: ``interfaces`` maps a facet-tag name
+    (e.g. ``interface``) to its strengths; no entry, no debonding index.
+    """
+
+    interfaces: dict[str, InterfaceStrength] = Field(default_factory=dict)
+
+
 class Case(_Frozen):
     """A complete, validated case (SI units)."""
 
@@ -144,6 +163,7 @@ class Case(_Frozen):
     loading: Loading = Loading()
     solver: SolverSettings = SolverSettings()
     output: Output = Output()
+    crack_risk: CrackRisk = CrackRisk()
 
     @model_validator(mode="after")
     def _consistent(self) -> Case:

@@ -1,4 +1,4 @@
-"""``ssbmech`` command line: check, mesh, run, render.
+"""``ssbmech`` command line: check, mesh, run, render, sweep.
 
 Exit codes: 0 success, 2 bad input, 3 solver failure, 1 anything else. Heavy libraries
 (DOLFINx, PETSc, PyVista) are imported only by the subcommand that needs them, so ``render``
@@ -45,6 +45,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace an existing run directory")
     p = sub.add_parser("render", help="images, plots and report.html into RUN_DIR/figures")
     p.add_argument("run_dir", type=Path)
+    p = sub.add_parser("sweep", help="run the cases of a sweep file one by one into sweep.csv")
+    p.add_argument("sweep", type=Path, help="sweep file (YAML; see solver/sweep.py)")
+    p.add_argument("--out", type=Path, help="sweep directory (default runs/<sweep file name>)")
+    p.add_argument("--np", type=int, default=1, help="MPI ranks per case (mpirun -n N)")
     return parser
 
 
@@ -84,6 +88,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         except RenderError as exc:
             raise CaseError(str(exc)) from None
         return 0
+
+    if args.command == "sweep":
+        from solver.sweep import run_sweep
+
+        return run_sweep(args.sweep, args.out, args.np)
 
     from solver.case import check_geometry, dump_resolved, load_case
 

@@ -24,6 +24,8 @@ from meshes.errors import GeometryError
 from solver import __version__
 from solver.case import Case, dump_resolved, geometry_error
 from solver.derived import DerivedFields
+from solver.errors import CaseError
+from solver.extremes import RunExtremes
 from solver.physics.mechanics import ElasticityProblem
 from solver.physics.supports import supports_for
 from solver.rundir import create_run_dir
@@ -94,7 +96,14 @@ def _time_loop(
     problem = ElasticityProblem(
         bundle, dict(case.materials), supports_for(case.loading), case.solver
     )
-    derived = DerivedFields(problem)
+    unknown = sorted(set(case.crack_risk.interfaces) - set(bundle.facet_names))
+    if unknown:
+        raise CaseError(
+            f"{case_path}: crack_risk.interfaces.{unknown[0]}: no such facet tag in the mesh "
+            f"(known: {', '.join(sorted(bundle.facet_names))})"
+        )
+    derived = DerivedFields(problem, case.crack_risk)
+    extremes = RunExtremes()
     stats = bundle.stats
     summary.update(
         dofs=problem.num_dofs,
@@ -125,7 +134,9 @@ def _time_loop(
             state = problem.solve(soc)
             derived.update(soc)
             solve_time += time.perf_counter() - tic
-            aggregates = derived.aggregates()
+            particles = derived.particle_table()
+            aggregates = derived.aggregates(particles)
+            extremes.update(derived.locate(aggregates, particles), step, soc, t)
             row = {
                 "time_s": t,
                 "soc": soc,
@@ -151,7 +162,9 @@ def _time_loop(
                 sigma1 / 1e6,
                 state.krylov_iterations,
             )
-            summary.update(steps=step, final={**row})
+            summary.update(
+                steps=step, final={**row}, extremes=extremes.as_dict(), particles=particles
+            )
     finally:
         fields.close()
         history.close()

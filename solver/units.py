@@ -71,3 +71,7 @@ Concentration = Annotated[float, _quantity("[substance] / [volume]", "3.11e5 mol
 """Concentration (mol m-3)."""
 Stiffness = Annotated[float, _quantity("[pressure] / [length]", "1e13 Pa/m")]
 """Areal spring stiffness of a test fixture, N/m per m² of cell area (Pa m-1)."""
+Volume = Annotated[float, _quantity("[length] ** 3", "1 um**3")]
+"""Volume (m3)."""
+SurfaceEnergy = Annotated[float, _quantity("[mass] / [time] ** 2", "8.5 J/m**2")]
+"""Fracture energy / energy per area (J m-2)."""

@@ -34,7 +34,7 @@ class FieldWriter:
         self._region_written = False
 
     def write(self, t: float) -> None:
-        """Append all fields at time ``t`` (s); the region map only once."""
+        """Append all fields at time ``t`` (s); the region and particle-id maps only once."""
         if self._u_out is not self._u:
             self._u_out.interpolate(self._u)
         d = self._derived
@@ -42,6 +42,7 @@ class FieldWriter:
             self._xdmf.write_function(f, t)
         if not self._region_written:
             self._xdmf.write_function(d.region, t)
+            self._xdmf.write_function(d.particle, t)
             self._region_written = True
 
     def close(self) -> None:

@@ -3,6 +3,9 @@
 Moduli may depend on the Li fraction θ: E(θ) = E + (E_lithiated − E) θ, likewise ν (linear
 in θ, i.e. in x of LixSi); a material without ``*_lithiated`` values is θ-independent.
 Strength for crack risk: σ_f = K_IC / (Y √(π a0)) with flaw size a0 and geometry factor Y.
+Weibull statistics (σ0, m, V0): P_f = 1 − exp(−∫ (⟨σ1⟩/σ0)^m dV / V0). Fracture energy Γ
+(J m-2; Irwin plane strain Γ = K_IC² (1 − ν²)/E(θ) when not given). Hardness H and yield
+strength σ_Y (σ_Y = H/3 when not given) for the compressive crushing indices.
 """
 
 from __future__ import annotations
@@ -10,10 +13,10 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from solver.materials.expansion import ExpansionLaw
-from solver.units import Length, Pressure, Toughness
+from solver.units import Length, Pressure, SurfaceEnergy, Toughness, Volume
 
 PositivePressure = Annotated[Pressure, Field(gt=0)]
 Poisson = Annotated[float, Field(gt=-1, lt=0.5)]
@@ -33,7 +36,22 @@ class Material(BaseModel):
     K_IC: Annotated[Toughness, Field(gt=0)] | None = None
     flaw_size: Annotated[Length, Field(gt=0)] = 0.5e-6
     flaw_geometry_factor: Annotated[float, Field(gt=0)] = 1.12
+    weibull_modulus: Annotated[float, Field(gt=0)] | None = None
+    weibull_stress: PositivePressure | None = None
+    weibull_volume: Annotated[Volume, Field(gt=0)] | None = None
+    fracture_energy: Annotated[SurfaceEnergy, Field(gt=0)] | None = None
+    hardness: PositivePressure | None = None
+    yield_strength: PositivePressure | None = None
     sources: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _weibull_complete(self) -> Material:
+        given = [self.weibull_modulus, self.weibull_stress, self.weibull_volume]
+        if any(v is not None for v in given) and any(v is None for v in given):
+            raise ValueError(
+                "Weibull statistics need all of weibull_modulus, weibull_stress, weibull_volume"
+            )
+        return self
 
     @property
     def active(self) -> bool:
@@ -67,3 +85,27 @@ class Material(BaseModel):
         if self.K_IC is None:
             return None
         return self.K_IC / (self.flaw_geometry_factor * math.sqrt(math.pi * self.flaw_size))
+
+    @property
+    def weibull(self) -> tuple[float, float, float] | None:
+        """(σ0 (Pa), m (-), V0 (m3)) of the Weibull statistics, or None."""
+        if self.weibull_modulus is None or self.weibull_stress is None:
+            return None
+        assert self.weibull_volume is not None  # checked by the validator
+        return self.weibull_stress, self.weibull_modulus, self.weibull_volume
+
+    def griffith_energy(self, theta: float) -> float | None:
+        """Γ (J m-2) at ``theta``: given, else Irwin K_IC² (1 − ν²)/E; None without either."""
+        if self.fracture_energy is not None:
+            return self.fracture_energy
+        if self.K_IC is None:
+            return None
+        nu = self.poisson_ratio(theta)
+        return self.K_IC**2 * (1 - nu**2) / self.youngs_modulus(theta)
+
+    @property
+    def crush_yield(self) -> float | None:
+        """σ_Y (Pa) for the crushing index: given, else H/3; None without either."""
+        if self.yield_strength is not None:
+            return self.yield_strength
+        return None if self.hardness is None else self.hardness / 3.0

@@ -21,6 +21,7 @@ from solver.materials.expansion import TabulatedExpansion
 # (Li3.0Si) (Sethuraman et al. 2010); extrapolated to x = 0 and x = 3.75 (θ = 1, Li15Si4):
 # M(0) = 74.2 GPa, M(3.75) = 25.2 GPa; with ν 0.22 → 0.28 (Shenoy et al. 2010) this gives
 # E = 57.9 GPa → 18.1 GPa, linear in θ = x/3.75.
+_ASSUMED_M = "assumed: m = 5, typical of brittle glasses/ceramics (no measured value found)"
 _SI_FILM = "Sethuraman et al. 2010, J. Power Sources 195, 5062 (biaxial modulus of a-LixSi films)"
 
 LIBRARY: dict[str, Material] = {
@@ -36,6 +37,10 @@ LIBRARY: dict[str, Material] = {
             expansion=TabulatedExpansion(theta=[0.0, 1.0], volume_change_table=[0.0, 2.8]),
             K_IC=0.7e6,
             flaw_size=10e-9,
+            weibull_modulus=5.0,
+            weibull_stress=3.53e9,
+            weibull_volume=1e-21,
+            fracture_energy=8.5,
             sources={
                 "E": _SI_FILM + "; film data default, DFT gives ≈90 → 40 GPa (Shenoy 2010)",
                 "nu": "Shenoy et al. 2010, J. Power Sources 195, 6825 (0.22 → 0.28 with x)",
@@ -43,6 +48,11 @@ LIBRARY: dict[str, Material] = {
                 "ΔV/V0 ≈ +280 % at Li15Si4, linear in x",
                 "K_IC": "Pharr et al. 2013 (0.5–0.8 MPa√m for LixSi); c-Si 0.7–1.0 (Hopcroft 2010)",
                 "flaw_size": "assumed: 10 nm surface flaw in nano-Si",
+                "weibull_modulus": _ASSUMED_M,
+                "weibull_stress": "assumed: σ_f = K_IC/(Y√(π a0)) of the 10 nm flaw (3.53 GPa)",
+                "weibull_volume": "assumed: (100 nm)³, one nano-particle",
+                "fracture_energy": "Pharr et al. 2013, Nano Lett. 13, 5570: 8.5 J/m² (Li0.7Si), "
+                "5.4–6.9 J/m² (Li2.8Si)",
             },
         ),
         Material(
@@ -68,12 +78,20 @@ LIBRARY: dict[str, Material] = {
             nu=0.30,
             K_IC=0.23e6,
             flaw_size=0.5e-6,
+            hardness=1.8e9,
+            weibull_modulus=5.0,
+            weibull_stress=164e6,
+            weibull_volume=1e-18,
             sources={
                 "E": "Deng et al. 2016, J. Electrochem. Soc. 163, A67 (DFT, 22–29 GPa)",
                 "nu": "Deng et al. 2016 (0.25–0.35)",
                 "K_IC": "McGrogan et al. 2017, Adv. Energy Mater. 7, 1602011 (Li2S–P2S5 glass, "
                 "used as proxy)",
                 "flaw_size": "physics.md sanity check: Griffith flaw ≈ 0.5 µm",
+                "hardness": "physics.md: H ≈ 1–2.5 GPa for Li6PS5Cl; mid value 1.8 GPa",
+                "weibull_modulus": _ASSUMED_M,
+                "weibull_stress": "assumed: σ_f = K_IC/(Y√(π a0)) of the 0.5 µm flaw (164 MPa)",
+                "weibull_volume": "assumed: 1 µm³, a volume holding one 0.5 µm flaw",
             },
         ),
         Material(
@@ -83,11 +101,19 @@ LIBRARY: dict[str, Material] = {
             nu=0.30,
             K_IC=0.23e6,
             flaw_size=0.5e-6,
+            hardness=1.9e9,
+            weibull_modulus=5.0,
+            weibull_stress=164e6,
+            weibull_volume=1e-18,
             sources={
                 "E": "Sakuda et al. 2013, Sci. Rep. 3, 2261 (Li2S–P2S5 glasses 18–25 GPa)",
                 "nu": "Sakuda et al. 2013 (≈0.30)",
                 "K_IC": "McGrogan et al. 2017 (0.23 MPa√m)",
                 "flaw_size": "assumed: 0.5 µm",
+                "hardness": "McGrogan et al. 2017 (H = 1.9 GPa, Li2S–P2S5 glass)",
+                "weibull_modulus": _ASSUMED_M,
+                "weibull_stress": "assumed: σ_f = K_IC/(Y√(π a0)) of the 0.5 µm flaw (164 MPa)",
+                "weibull_volume": "assumed: 1 µm³, a volume holding one 0.5 µm flaw",
             },
         ),
         Material(
@@ -97,12 +123,33 @@ LIBRARY: dict[str, Material] = {
             nu=0.26,
             K_IC=1.51e6,
             flaw_size=1e-6,
+            hardness=11.3e9,
+            weibull_modulus=5.0,
+            weibull_stress=150e6,
+            weibull_volume=1e-9,
             sources={
                 "E": "Hu et al. 2022 (158.5 GPa at 98 % density)",
                 "nu": "Hu et al. 2022 (0.26)",
                 "K_IC": "Wolfenstine et al. 2013 / Hu et al. 2022 (0.44 → 1.51 MPa√m as "
                 "density rises 83 → 98 %)",
                 "flaw_size": "assumed: 1 µm pore/grain-boundary flaw",
+                "hardness": "Hu et al. 2022, Chin. Phys. Lett. (11.3 GPa at 98 % density)",
+                "weibull_modulus": _ASSUMED_M,
+                "weibull_stress": "flexural strength ≈ 150 MPa of dense garnet (Fu et al., ECS "
+                "Meeting 232, 2017, LLCZN)",
+                "weibull_volume": "assumed: 1 mm³, order of a flexure-test effective volume",
+            },
+        ),
+        Material(
+            name="LiPON",
+            description="amorphous lithium phosphorus oxynitride thin-film electrolyte",
+            E=77e9,
+            nu=0.25,
+            hardness=3.9e9,
+            sources={
+                "E": "Herbert et al. 2011, Thin Solid Films 520, 413 (77 GPa)",
+                "nu": "Herbert et al. 2011 (0.25)",
+                "hardness": "Herbert et al. 2011 (3.9 GPa)",
             },
         ),
         Material(

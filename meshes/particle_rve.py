@@ -104,6 +104,21 @@ class ParticleRVESpec(_Frozen):
     particles: ExplicitParticles | RandomParticles = Field(discriminator="mode")
     mesh: MeshSize
 
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """Cell region names: particles (and matrix)."""
+        return (PARTICLES, MATRIX) if self.matrix else (PARTICLES,)
+
+    @property
+    def stack_height(self) -> float:
+        """Height of the box (m) in the stacking direction z."""
+        return float(self.box[2])
+
+    @property
+    def has_box_faces(self) -> bool:
+        """Only with a matrix: a free-standing particle has no faces to support or load."""
+        return self.matrix
+
     @model_validator(mode="after")
     def _free_standing_is_one_particle(self) -> ParticleRVESpec:
         if not self.matrix and not (

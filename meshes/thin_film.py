@@ -17,9 +17,10 @@ material, as in particle_rve) and one ``<lower>_<upper>`` per bonded interface (
 Meshing (Gmsh built-in kernel, model in µm, saved and distributed in m): the bottom face is
 cut into rectangles at the island edges and meshed transfinitely with lateral element size
 ``mesh.size``; the rectangles are extruded layer by layer into structured tetrahedra. Element
-heights are graded: at an interface they are min(t_lower, t_upper) / ``layer_elements``, and
-grow geometrically by ``growth`` away from it up to ``max_height`` — a 50 nm film on a
-500 µm pellet needs a few dozen element layers, not 10⁴. Gap cells are meshed (the layers
+heights are graded: at an interface they are min(t_lower, t_upper) / ``layer_elements`` (at
+the bottom and top faces t / ``layer_elements`` of that layer), and grow geometrically by
+``growth`` away from it up to ``max_height`` — a 50 nm film on a 500 µm pellet needs a few
+dozen element layers, not 10⁴. Gap cells are meshed (the layers
 above stay conforming) but belong to no physical group, so they are not part of the mesh.
 
 Gmsh is imported inside the functions: importing it resets Python's SIGINT handler.
@@ -204,7 +205,7 @@ def element_heights(
             hi.append(b)
             left -= b
             b = min(b * growth, cap)
-    middle = max(1, round(left / max(a, b)))
+    middle = max(1, math.ceil(left / max(a, b)))
     heights = lo + [left / middle] * middle + hi[::-1]
     scale = thickness / sum(heights)
     return [h * scale for h in heights]
@@ -220,10 +221,9 @@ def layer_heights(spec: ThinFilmSpec) -> list[list[float]]:
     ]
     out = []
     for k, layer in enumerate(layers):
-        bottom = interface[k - 1] if k > 0 else cap
-        top = interface[k] if k < len(layers) - 1 else cap
-        if len(layers) == 1:
-            bottom = top = layer.thickness / m.layer_elements
+        outer = layer.thickness / m.layer_elements  # at zmin / zmax
+        bottom = interface[k - 1] if k > 0 else outer
+        top = interface[k] if k < len(layers) - 1 else outer
         out.append(element_heights(layer.thickness, bottom, top, m.growth, cap))
     return out
 

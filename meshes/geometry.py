@@ -14,8 +14,9 @@ from typing import Annotated, Any
 from mpi4py import MPI
 from pydantic import BeforeValidator, Field
 
-from meshes import particle_rve, thin_film
+from meshes import columnar, particle_rve, thin_film
 from meshes.bundle import MeshBundle
+from meshes.columnar import ColumnarSpec
 from meshes.particle_rve import ParticleRVESpec
 from meshes.thin_film import ThinFilmSpec
 
@@ -29,25 +30,31 @@ def _default_kind(value: Any) -> Any:
 
 
 GeometrySpec = Annotated[
-    ParticleRVESpec | ThinFilmSpec,
+    ParticleRVESpec | ThinFilmSpec | ColumnarSpec,
     Field(discriminator="kind"),
     BeforeValidator(_default_kind),
 ]
 """Any geometry spec, discriminated by ``kind``."""
 
 
-def check(spec: ParticleRVESpec | ThinFilmSpec) -> None:
+def check(spec: ParticleRVESpec | ThinFilmSpec | ColumnarSpec) -> None:
     """Everything short of meshing (particle placement, layer checks); GeometryError if bad."""
     if isinstance(spec, ThinFilmSpec):
         thin_film.check(spec)
+    elif isinstance(spec, ColumnarSpec):
+        columnar.check(spec)
     else:
         particle_rve.place_particles(spec)
 
 
 def build(
-    comm: MPI.Comm, spec: ParticleRVESpec | ThinFilmSpec, msh_path: Path | None = None
+    comm: MPI.Comm,
+    spec: ParticleRVESpec | ThinFilmSpec | ColumnarSpec,
+    msh_path: Path | None = None,
 ) -> MeshBundle:
     """Build and distribute the mesh of ``spec`` (collective; see each generator's build)."""
     if isinstance(spec, ThinFilmSpec):
         return thin_film.build(comm, spec, msh_path=msh_path)
+    if isinstance(spec, ColumnarSpec):
+        return columnar.build(comm, spec, msh_path=msh_path)
     return particle_rve.build(comm, spec, msh_path=msh_path)

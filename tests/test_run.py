@@ -121,6 +121,7 @@ def test_mpi_history_matches_serial(tiny_run_dir: Path, tmp_path: Path) -> None:
 COARSE = {  # per geometry kind: overrides that make a bundled case run in seconds
     "particle_rve": ["geometry.mesh.size=0.2 um", "geometry.mesh.interface_size=0.08 um"],
     "thin_film": [],  # the graded film meshes are coarse already (a few hundred cells)
+    "columnar": ["geometry.mesh.size=0.5 um", "geometry.mesh.interface_size=0.25 um"],
 }
 
 

@@ -20,8 +20,8 @@ cut into rectangles at the island edges and meshed transfinitely with lateral el
 heights are graded: at an interface they are min(t_lower, t_upper) / ``layer_elements`` (at
 the bottom and top faces t / ``layer_elements`` of that layer), and grow geometrically by
 ``growth`` away from it up to ``max_height`` — a 50 nm film on a 500 µm pellet needs a few
-dozen element layers, not 10⁴. Gap cells are meshed (the layers
-above stay conforming) but belong to no physical group, so they are not part of the mesh.
+dozen element layers, not 10⁴. Gap cells are meshed (the layers above stay conforming) but
+belong to no physical group, so they are not part of the mesh.
 
 Gmsh is imported inside the functions: importing it resets Python's SIGINT handler.
 """
@@ -322,15 +322,14 @@ def _build_model(spec: ThinFilmSpec) -> _Model:
     height = spec.stack_height / MODEL_UNIT
     extent = (lx, ly, height)
     tol = SNAP * max(extent)
-    facets: dict[str, list[int]] = {name: [] for name in BOX_FACES}
     regions = spec.regions
-    interfaces: dict[str, list[int]] = {}
+    interfaces = [f"{regions[k]}_{regions[k + 1]}" for k in range(len(regions) - 1)]
+    facets: dict[str, list[int]] = {name: [] for name in (*BOX_FACES, *interfaces)}
     for _, s in gmsh.model.getEntities(2):
         up, _ = gmsh.model.getAdjacencies(2, s)
         layers = sorted(layer_of[int(v)] for v in up if int(v) in layer_of)
         if len(layers) == 2 and layers[1] == layers[0] + 1:
-            name = f"{regions[layers[0]]}_{regions[layers[1]]}"
-            interfaces.setdefault(name, []).append(s)
+            facets[interfaces[layers[0]]].append(s)
         elif len(layers) == 1:
             bbox = gmsh.model.getBoundingBox(2, s)
             for f, face in enumerate(BOX_FACES):
@@ -338,9 +337,6 @@ def _build_model(spec: ThinFilmSpec) -> _Model:
                 if abs(bbox[axis] - value) < tol and abs(bbox[axis + 3] - value) < tol:
                     facets[face].append(s)
     groups = {name: sorted(tags) for name, tags in facets.items() if tags}
-    groups.update({f"{regions[k]}_{regions[k + 1]}": [] for k in range(len(regions) - 1)})
-    groups.update({name: sorted(tags) for name, tags in interfaces.items()})
-    groups = {name: tags for name, tags in groups.items() if tags}
     return _Model(cells, groups, covered)
 
 

@@ -22,7 +22,8 @@ class Particle:
 class MeshStats:
     """Geometry and mesh statistics reported by ``ssbmech mesh`` and stored in summary.json.
 
-    Volume fractions are of the named region in the box; quality is the smallest
+    Volume fractions are of the named region in the box; layer thicknesses (m) of layered
+    geometries are achieved as region volume / covered area; quality is the smallest
     mean-ratio quality of the tetrahedra (1 = regular, → 0 degenerate).
     """
 
@@ -32,6 +33,8 @@ class MeshStats:
     volume_fractions_requested: dict[str, float] = field(default_factory=dict)
     volume_fractions_achieved: dict[str, float] = field(default_factory=dict)
     particles: tuple[Particle, ...] = ()
+    thicknesses_requested: dict[str, float] = field(default_factory=dict)
+    thicknesses_achieved: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

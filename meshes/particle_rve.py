@@ -158,9 +158,19 @@ class ParticleRVESpec(_Frozen):
     mesh: MeshSize
 
     @property
-    def regions(self) -> list[str]:
-        """Names of the cell regions (the keys of the case's ``materials``)."""
-        return [PARTICLES] + ([SHELL] if self.shell else []) + ([MATRIX] if self.matrix else [])
+    def regions(self) -> tuple[str, ...]:
+        """Cell region names (the keys of the case's ``materials``): particles, shell, matrix."""
+        return (PARTICLES,) + ((SHELL,) if self.shell else ()) + ((MATRIX,) if self.matrix else ())
+
+    @property
+    def stack_height(self) -> float:
+        """Height of the box (m) in the stacking direction z."""
+        return float(self.box[2])
+
+    @property
+    def has_box_faces(self) -> bool:
+        """Only with a matrix: a free-standing particle has no faces to support or load."""
+        return self.matrix
 
     @model_validator(mode="after")
     def _free_standing_is_one_particle(self) -> ParticleRVESpec:

@@ -25,8 +25,9 @@ from pydantic import (
     model_validator,
 )
 
+from meshes import geometry
 from meshes.errors import GeometryError
-from meshes.particle_rve import ParticleRVESpec, place_particles
+from meshes.geometry import GeometrySpec
 from solver.errors import CaseError
 from solver.materials import Material, material_data
 from solver.units import Pressure, Stiffness
@@ -94,7 +95,8 @@ class Loading(_Frozen):
       start; the stack pressure follows from the reaction force.
     - ``spring``: rigid platen on a fixture of areal stiffness ``spring_stiffness``
       (N/m per m² of cell, i.e. Pa/m), preloaded to ``stack_pressure``.
-    - ``free``: no supports (rigid-body modes removed); required without a matrix box.
+    - ``free``: no supports (rigid-body modes removed), e.g. a free film/substrate bilayer
+      that bends; required for a geometry without box faces (particle without matrix).
     """
 
     mode: Literal["pressure", "fixed_gap", "spring", "free"] = "pressure"
@@ -157,7 +159,7 @@ class Case(_Frozen):
     description: str = ""
     references: list[str] = Field(default_factory=list)
     model: Literal["uniform-small"] = "uniform-small"
-    geometry: ParticleRVESpec
+    geometry: GeometrySpec
     materials: dict[str, MaterialRef]
     lithiation: Lithiation
     loading: Loading = Loading()
@@ -177,10 +179,10 @@ class Case(_Frozen):
             )
         if not any(m.active for m in self.materials.values()):
             raise ValueError("no material hosts lithium (none has an expansion law)")
-        if not self.geometry.matrix and self.loading.mode != "free":
+        if not self.geometry.has_box_faces and self.loading.mode != "free":
             raise ValueError(
                 f"loading.mode {self.loading.mode!r} needs the box faces; a geometry without "
-                "matrix takes loading.mode 'free'"
+                "them (particle without matrix) takes loading.mode 'free'"
             )
         return self
 
@@ -229,9 +231,9 @@ def load_case(path: Path, overrides: list[str] | None = None) -> Case:
 
 
 def check_geometry(case: Case, path: Path) -> None:
-    """Place the particles (no meshing): an impossible geometry raises CaseError."""
+    """Check the geometry short of meshing: an impossible geometry raises CaseError."""
     try:
-        place_particles(case.geometry)
+        geometry.check(case.geometry)
     except GeometryError as exc:
         raise geometry_error(path, exc) from None
 
@@ -254,6 +256,13 @@ def format_validation_error(path: Path, data: dict[str, Any], exc: ValidationErr
             message = "unknown key" + (f"; did you mean {close[0]!r}?" if close else "")
             if allowed:
                 message += f" (allowed: {', '.join(sorted(allowed))})"
+        elif err["type"] == "union_tag_invalid":
+            key, tag = err["ctx"]["discriminator"].strip("'"), err["ctx"]["tag"]
+            tags = [t.strip(" '") for t in err["ctx"]["expected_tags"].split(",")]
+            close = difflib.get_close_matches(tag, tags, n=1, cutoff=0.5)
+            where = f"{where}.{key}"
+            message = f"unknown {key} {tag!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+            message += f" (allowed: {', '.join(tags)})"
         elif err["type"] == "missing":
             message = "required key is missing"
         elif "input" in err and not isinstance(err["input"], dict | list):
@@ -291,10 +300,26 @@ def _models_in(annotation: Any) -> list[Any]:
     return []
 
 
+def _union_tags(node: Any) -> set[str]:
+    """Values of the single-valued Literal fields (union discriminators) of a model class."""
+    if not (isinstance(node, type) and issubclass(node, BaseModel)):
+        return set()
+    tags = set()
+    for f in node.model_fields.values():
+        args = typing.get_args(f.annotation)
+        if typing.get_origin(f.annotation) is Literal and len(args) == 1:
+            tags.add(str(args[0]))
+    return tags
+
+
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     """Field names of the model(s) found at ``loc`` in the Case schema."""
     nodes: list[Any] = [Case]
     for key in loc:
+        tagged = [n for n in nodes if key in _union_tags(n)]
+        if tagged:  # a union tag such as 'thin_film' or 'random': keep only its model
+            nodes = tagged
+            continue
         nxt: list[Any] = []
         for node in nodes:
             if isinstance(node, type) and issubclass(node, BaseModel):

@@ -23,4 +23,7 @@ def describe_mesh(bundle: MeshBundle) -> str:
         requested = s.volume_fractions_requested.get(region)
         req = f"requested {requested:.4f}, " if requested is not None else ""
         lines.append(f"volume fraction {region}: {req}achieved {achieved:.4f}")
+    for region, achieved in s.thicknesses_achieved.items():
+        requested = s.thicknesses_requested[region]
+        lines.append(f"thickness {region}: requested {requested:.4g} m, achieved {achieved:.4g} m")
     return "\n".join(lines)

@@ -18,7 +18,7 @@ import dolfinx
 from mpi4py import MPI
 from petsc4py import PETSc
 
-from meshes import particle_rve
+from meshes import geometry
 from meshes.bundle import MeshBundle
 from meshes.errors import GeometryError
 from solver import __version__
@@ -50,7 +50,7 @@ def versions() -> dict[str, str]:
 def build_mesh(comm: MPI.Comm, case: Case, case_path: Path, msh_path: Path | None) -> MeshBundle:
     """Build the case geometry; geometry errors become CaseErrors naming file and key."""
     try:
-        return particle_rve.build(comm, case.geometry, msh_path=msh_path)
+        return geometry.build(comm, case.geometry, msh_path=msh_path)
     except GeometryError as exc:
         raise geometry_error(case_path, exc) from None
 
@@ -113,6 +113,8 @@ def _time_loop(
             "volume_fractions_requested": stats.volume_fractions_requested,
             "volume_fractions_achieved": stats.volume_fractions_achieved,
             "num_particles": len(stats.particles),
+            "thicknesses_requested": stats.thicknesses_requested,
+            "thicknesses_achieved": stats.thicknesses_achieved,
         },
         materials={region: m.name for region, m in case.materials.items()},
     )
@@ -141,7 +143,7 @@ def _time_loop(
                 "time_s": t,
                 "soc": soc,
                 "stack_pressure_Pa": state.stack_pressure,
-                "stack_strain": state.top_displacement / case.geometry.box[2],
+                "stack_strain": state.top_displacement / case.geometry.stack_height,
                 **aggregates,
                 "newton_iterations": 1,
                 "krylov_iterations": state.krylov_iterations,

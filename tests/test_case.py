@@ -178,3 +178,69 @@ def test_missing_particle_list(tmp_path: Path) -> None:
     (tmp_path / "particles.csv").unlink()
     with pytest.raises(CaseError, match=r"cannot read particle list .*particles\.csv"):
         load_case(case)
+
+
+FILM = ROOT / "cases" / "si_film_llzto.yaml"
+
+
+def test_geometry_without_kind_is_a_particle_rve(tmp_path: Path) -> None:
+    legacy = tmp_path / "legacy.yaml"
+    legacy.write_text(DEFAULT.read_text().replace("  kind: particle_rve\n", ""))
+    assert "kind" not in legacy.read_text()
+    case = load_case(legacy)
+    assert case.geometry.kind == "particle_rve"
+    assert case.geometry.regions == ("particles", "matrix")
+
+
+def test_thin_film_case_regions_and_free_mode() -> None:
+    case = load_case(FILM)
+    assert case.geometry.kind == "thin_film"
+    assert set(case.materials) == set(case.geometry.regions) == {"electrolyte", "film"}
+    assert case.geometry.stack_height == pytest.approx(1e-3 + 180e-9)
+    free = load_case(FILM, ["loading.mode=free"])  # a free bilayer bends (Stoney)
+    assert free.loading.mode == "free"
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        (
+            "geometry.kind=thin_flm",
+            "geometry.kind: unknown kind 'thin_flm'; did you mean 'thin_film'",
+        ),
+        ("geometry.mesh.sise=1 um", "geometry.mesh.sise: unknown key; did you mean 'size'?"),
+        (
+            "geometry.layers.1.thicknes=45 nm",
+            "geometry.layers.1.thicknes: unknown key; did you mean 'thickness'? "
+            "(allowed: region, thickness)",
+        ),
+        (
+            "geometry.layers.1.thickness=0 nm",
+            "geometry.layers.1.thickness: Input should be greater",
+        ),
+        ("materials.substrate=LLZTO", "materials must name exactly the regions of the geometry"),
+    ],
+)
+def test_bad_film_input_names_file_and_key(override: str, expected: str) -> None:
+    with pytest.raises(CaseError) as info:
+        load_case(FILM, [override])
+    assert str(info.value).startswith(f"{FILM}: ")
+    assert expected in str(info.value)
+
+
+def test_check_rejects_an_impossible_film() -> None:
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "solver.cli",
+            "check",
+            str(FILM),
+            "--set",
+            "geometry.pattern={layer: film, width: 2 um, gap: 0.2 um}",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 2
+    assert f"{FILM}: geometry.pattern.width: an island" in res.stderr

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
+from solver.materials import LIBRARY
 from tests.conftest import ROOT, TINY_CASE, ssbmech
 
 CONTRACT_COLUMNS = [
@@ -130,7 +131,16 @@ COARSE = {  # per bundled case: overrides that make it run in seconds (one step,
         "geometry.mesh.interface_size=0.03 um",
         "solver.degree=1",
     ],
+    # the graded film meshes are coarse already (a few hundred cells)
+    "si_film_llzto": [],
+    "si_film_lipon": [],
+    "usi_sheet_lpscl": [],
+    "columnar_si_lpscl": ["geometry.mesh.size=0.5 um", "geometry.mesh.interface_size=0.25 um"],
 }
+
+
+def coarse_overrides(case: Path) -> list[str]:
+    return [a for o in ["lithiation.steps=1", *COARSE[case.stem]] for a in ("--set", o)]
 
 
 def test_every_bundled_case_has_a_coarse_setting() -> None:
@@ -141,9 +151,40 @@ def test_every_bundled_case_has_a_coarse_setting() -> None:
 @pytest.mark.parametrize("case", sorted((ROOT / "cases").glob("*.yaml")), ids=lambda p: p.stem)
 def test_bundled_case_runs_coarse(case: Path, tmp_path: Path) -> None:
     out = tmp_path / case.stem
-    overrides = [a for o in ["lithiation.steps=1", *COARSE[case.stem]] for a in ("--set", o)]
-    ssbmech("run", str(case), "--out", str(out), *overrides)
+    ssbmech("run", str(case), "--out", str(out), *coarse_overrides(case))
     assert json.loads((out / "summary.json").read_text())["status"] == "complete"
+
+
+@pytest.mark.slow
+def test_film_case_mpi_matches_serial(tmp_path: Path) -> None:
+    case = ROOT / "cases" / "si_film_llzto.yaml"
+    runs = {}
+    for ranks in (1, 2):
+        out = tmp_path / f"np{ranks}"
+        ssbmech("run", str(case), "--out", str(out), "--set", "lithiation.steps=2", ranks=ranks)
+        runs[ranks] = history(out)
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["mpi_size"] == ranks and summary["status"] == "complete"
+        achieved = summary["mesh"]["thicknesses_achieved"]
+        assert achieved == pytest.approx({"electrolyte": 1e-3, "film": 180e-9}, rel=1e-9)
+    serial, parallel = runs[1], runs[2]
+    assert set(parallel) == set(serial)
+    # absolute tolerances at 1e-7 of each quantity's scale (the solver's rtol is 1e-10):
+    # stresses on the largest stress, crack risks on that stress over the strength
+    stress = max(np.abs(v).max() for k, v in serial.items() if "_Pa" in k)
+    for key in set(serial) - {"krylov_iterations"}:
+        scale = np.abs(serial[key]).max()
+        if "_Pa" in key:
+            scale = stress
+        elif key.startswith("max_crack_risk_"):
+            strength = LIBRARY[key.removeprefix("max_crack_risk_")].fracture_strength
+            assert strength is not None
+            scale = stress / strength
+        np.testing.assert_allclose(
+            parallel[key], serial[key], rtol=1e-6, atol=1e-7 * scale, err_msg=key
+        )
+    # the film is clamped in-plane by the laterally infinite pellet: σ_h = 2/3 (−M_f β)
+    assert serial["mean_hydrostatic_Pa_Si"][-1] == pytest.approx(-0.896e9, rel=0.01)
 
 
 @pytest.mark.parametrize(

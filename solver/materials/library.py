@@ -165,6 +165,17 @@ LIBRARY: dict[str, Material] = {
             },
         ),
         Material(
+            name="LiPON",
+            description="lithium phosphorus oxynitride glass, sputtered thin-film electrolyte",
+            E=77e9,
+            nu=0.25,
+            sources={
+                "E": "Herbert et al. 2011, Thin Solid Films 520, 413 (nanoindentation, 77 GPa; "
+                "H ≈ 3.9 GPa)",
+                "nu": "Herbert et al. 2011 (0.25)",
+            },
+        ),
+        Material(
             name="Cu",
             description="copper current-collector foil (ductile: no crack risk)",
             E=120e9,

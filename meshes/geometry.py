@@ -1,0 +1,60 @@
+"""The geometry section of a case: one spec per generator, chosen by ``kind``.
+
+A missing ``kind`` means ``particle_rve`` (case files written before other geometries).
+Every spec exposes ``regions`` (cell region names, the keys of ``materials:``),
+``stack_height`` (m, the z extent that defines the stack strain) and ``has_box_faces`` (the
+box faces xmin … zmax exist, so the cell-stack supports apply).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from mpi4py import MPI
+from pydantic import BeforeValidator, Field
+
+from meshes import columnar, particle_rve, thin_film
+from meshes.bundle import MeshBundle
+from meshes.columnar import ColumnarSpec
+from meshes.particle_rve import ParticleRVESpec
+from meshes.thin_film import ThinFilmSpec
+
+DEFAULT_KIND = "particle_rve"
+
+
+def _default_kind(value: Any) -> Any:
+    if isinstance(value, dict) and "kind" not in value:
+        return {**value, "kind": DEFAULT_KIND}
+    return value
+
+
+GeometrySpec = Annotated[
+    ParticleRVESpec | ThinFilmSpec | ColumnarSpec,
+    Field(discriminator="kind"),
+    BeforeValidator(_default_kind),
+]
+"""Any geometry spec, discriminated by ``kind``."""
+
+
+def check(spec: ParticleRVESpec | ThinFilmSpec | ColumnarSpec) -> None:
+    """Everything short of meshing (particle placement, layer checks); GeometryError if bad."""
+    if isinstance(spec, ThinFilmSpec):
+        thin_film.check(spec)
+    elif isinstance(spec, ColumnarSpec):
+        columnar.check(spec)
+    else:
+        particle_rve.place_particles(spec)
+
+
+def build(
+    comm: MPI.Comm,
+    spec: ParticleRVESpec | ThinFilmSpec | ColumnarSpec,
+    msh_path: Path | None = None,
+) -> MeshBundle:
+    """Build and distribute the mesh of ``spec`` (collective; see each generator's build)."""
+    if isinstance(spec, ThinFilmSpec):
+        return thin_film.build(comm, spec, msh_path=msh_path)
+    if isinstance(spec, ColumnarSpec):
+        return columnar.build(comm, spec, msh_path=msh_path)
+    return particle_rve.build(comm, spec, msh_path=msh_path)

@@ -2,7 +2,8 @@
 
 σ (Pa) is evaluated at cell midpoints (exact for P1 displacement); von Mises
 σ_vm = √(3/2 s:s), hydrostatic σ_h = tr σ / 3, maximum principal σ1 (largest eigenvalue),
-crack risk R_σ = σ1/σ_f per material (0 where a material has no K_IC).
+crack risk R_σ = σ1/σ_f per material (0 where a material has no K_IC). ``theta`` is the
+mechanics problem's Li fraction field itself (P1).
 """
 
 from __future__ import annotations
@@ -28,13 +29,13 @@ class DerivedFields:
         dg0 = fem.FunctionSpace(mesh, ("DG", 0))
         tensor_dg0 = fem.TensorFunctionSpace(mesh, ElementMetaData("DG", 0))
         self.sigma = fem.Function(tensor_dg0, name="sigma")
-        self.theta = fem.Function(dg0, name="theta")
+        self.theta = problem.theta
         self.region = fem.Function(dg0, name="region")
         self.scalars = {name: fem.Function(dg0, name=name) for name in SCALAR_FIELDS}
         self._sigma_expr = fem.Expression(
             problem.stress(problem.u), tensor_dg0.element.interpolation_points()
         )
-        self._strength = np.full(self.theta.x.array.size, np.inf)
+        self._strength = np.full(self.region.x.array.size, np.inf)
         for region, material in problem.materials.items():
             cells = problem.region_cells[region]
             self.region.x.array[cells] = problem.bundle.cell_names[region]
@@ -44,11 +45,8 @@ class DerivedFields:
         self._cell_volume = fem.assemble_vector(fem.form(ufl.TestFunction(dg0) * ufl.dx)).array
         self._brittle = {m.name for m in problem.materials.values() if m.K_IC is not None}
 
-    def update(self, theta: float) -> None:
-        """Recompute all fields from the current displacement at Li fraction ``theta``."""
-        problem = self.problem
-        for region, material in problem.materials.items():
-            self.theta.x.array[problem.region_cells[region]] = theta if material.active else 0.0
+    def update(self) -> None:
+        """Recompute all fields from the current displacement and Li fraction."""
         self.sigma.interpolate(self._sigma_expr)
         s = self.sigma.x.array.reshape(-1, 3, 3)
         s = 0.5 * (s + s.transpose(0, 2, 1))

@@ -1,4 +1,6 @@
-"""The time loop of the ``uniform-small`` model: lithiate, solve, derive, write.
+"""Run a case into its run directory; the time loop of the ``uniform-small`` model.
+
+``run_case`` picks the loop by ``case.model`` (``transport-small``: solver/run_transport.py).
 
 For each step k = 0 … N: SOC_k on the ramp, θ = SOC_k in every active material, elastic
 equilibrium under the loading mode, derived fields, one history row, fields every
@@ -72,8 +74,13 @@ def run_case(case: Case, case_path: Path, out: Path, force: bool, comm: MPI.Comm
         "versions": versions(),
     }
     write_json(comm, out / "summary.json", summary)
+    loop = _time_loop
+    if case.model == "transport-small":
+        from solver.run_transport import transport_time_loop  # imports this module
+
+        loop = transport_time_loop
     try:
-        _time_loop(case, case_path, out, comm, summary, t_start)
+        loop(case, case_path, out, comm, summary, t_start)
     except BaseException as exc:
         summary.update(status="failed", error=f"{type(exc).__name__}: {exc}")
         write_json(comm, out / "summary.json", summary)
@@ -123,7 +130,7 @@ def _time_loop(
             soc, t = lith.soc_at(step), lith.time_at(step)
             tic = time.perf_counter()
             state = problem.solve(soc)
-            derived.update(soc)
+            derived.update()
             solve_time += time.perf_counter() - tic
             aggregates = derived.aggregates()
             row = {

@@ -3,6 +3,9 @@
 Moduli may depend on the Li fraction θ: E(θ) = E + (E_lithiated − E) θ, likewise ν (linear
 in θ, i.e. in x of LixSi); a material without ``*_lithiated`` values is θ-independent.
 Strength for crack risk: σ_f = K_IC / (Y √(π a0)) with flaw size a0 and geometry factor Y.
+Lithium host data for transport: c_max (mol m-3, per reference, i.e. unlithiated, volume) and
+the partial molar volume Ω = d(ΔV/V0)/dc (m3 mol-1) that follows from the expansion law.
+θ-dependent properties take θ as a float or a NumPy array and return the same kind.
 """
 
 from __future__ import annotations
@@ -10,10 +13,10 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from solver.materials.expansion import ExpansionLaw
-from solver.units import Length, Pressure, Toughness
+from solver.materials.expansion import ExpansionLaw, LinearExpansion, Theta
+from solver.units import Concentration, Length, Pressure, Toughness
 
 PositivePressure = Annotated[Pressure, Field(gt=0)]
 Poisson = Annotated[float, Field(gt=-1, lt=0.5)]
@@ -30,36 +33,66 @@ class Material(BaseModel):
     E_lithiated: PositivePressure | None = None
     nu_lithiated: Poisson | None = None
     expansion: ExpansionLaw | None = None
+    c_max: Annotated[Concentration, Field(gt=0)] | None = None
     K_IC: Annotated[Toughness, Field(gt=0)] | None = None
     flaw_size: Annotated[Length, Field(gt=0)] = 0.5e-6
     flaw_geometry_factor: Annotated[float, Field(gt=0)] = 1.12
     sources: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_c_max(self) -> Material:
+        law = self.expansion
+        if self.c_max is not None and self.expansion is None:
+            raise ValueError("c_max is only meaningful for a material with an expansion law")
+        if isinstance(law, LinearExpansion) and self.c_max not in (None, law.c_max):
+            raise ValueError(
+                f"c_max {self.c_max} differs from the linear expansion law's c_max {law.c_max}"
+            )
+        return self
+
+    @property
+    def max_concentration(self) -> float | None:
+        """c_max (mol m-3 of reference volume): ``c_max`` or the linear expansion law's."""
+        if self.c_max is not None:
+            return self.c_max
+        return self.expansion.c_max if isinstance(self.expansion, LinearExpansion) else None
+
+    @property
+    def partial_molar_volume(self) -> float | None:
+        """Ω = d(ΔV/V0)/dc (m3 mol-1): the linear law's Ω, else the table's mean slope / c_max."""
+        law, c_max = self.expansion, self.max_concentration
+        if isinstance(law, LinearExpansion):
+            return law.partial_molar_volume
+        if law is None or c_max is None:
+            return None
+        slope = (law.volume_change_table[-1] - law.volume_change_table[0]) / (
+            law.theta[-1] - law.theta[0]
+        )
+        return slope / c_max
 
     @property
     def active(self) -> bool:
         """True if the material hosts lithium (has an expansion law)."""
         return self.expansion is not None
 
-    def youngs_modulus(self, theta: float) -> float:
+    def youngs_modulus(self, theta: Theta) -> Theta:
         """E (Pa) at Li fraction ``theta``."""
-        if self.E_lithiated is None:
-            return self.E
-        return self.E + (self.E_lithiated - self.E) * theta
+        E_lithiated = self.E if self.E_lithiated is None else self.E_lithiated
+        return self.E + (E_lithiated - self.E) * theta
 
-    def poisson_ratio(self, theta: float) -> float:
+    def poisson_ratio(self, theta: Theta) -> Theta:
         """ν (-) at Li fraction ``theta``."""
-        if self.nu_lithiated is None:
-            return self.nu
-        return self.nu + (self.nu_lithiated - self.nu) * theta
+        nu_lithiated = self.nu if self.nu_lithiated is None else self.nu_lithiated
+        return self.nu + (nu_lithiated - self.nu) * theta
 
-    def lame(self, theta: float) -> tuple[float, float]:
+    def lame(self, theta: Theta) -> tuple[Theta, Theta]:
         """Lamé parameters (λ, μ) in Pa at Li fraction ``theta``."""
         E, nu = self.youngs_modulus(theta), self.poisson_ratio(theta)
         return E * nu / ((1 + nu) * (1 - 2 * nu)), E / (2 * (1 + nu))
 
-    def chemical_strain(self, theta: float) -> float:
+    def chemical_strain(self, theta: Theta) -> Theta:
         """Isotropic chemical strain β (-); 0 for a material that hosts no lithium."""
-        return 0.0 if self.expansion is None else self.expansion.strain(theta)
+        return 0.0 * theta if self.expansion is None else self.expansion.strain(theta)
 
     @property
     def fracture_strength(self) -> float | None:

@@ -39,7 +39,7 @@ from meshes.particle_rve import (
 )
 from solver.errors import CaseError
 from solver.materials import Material, material_data
-from solver.units import Diffusivity, Pressure, Stiffness, Temperature, Time
+from solver.units import Diffusivity, Pressure, Stiffness, Time
 
 SOC = Annotated[float, Field(ge=0, le=1)]
 
@@ -151,7 +151,8 @@ def _lithiation_mode(value: Any) -> str:
 
 
 AnyLithiation = Annotated[
-    Annotated[Lithiation, Tag("uniform")] | Annotated[GalvanostaticLithiation, Tag("galvanostatic")],
+    Annotated[Lithiation, Tag("uniform")]
+    | Annotated[GalvanostaticLithiation, Tag("galvanostatic")],
     Discriminator(_lithiation_mode),
 ]
 
@@ -174,18 +175,16 @@ class TabulatedDiffusivity(_Frozen):
 class Transport(_Frozen):
     """Li diffusion in the active materials (model ``transport-small``).
 
+    One-way coupling: θ drives the mechanics; the stress does not act on the flux at this
+    model level (stress-enhanced diffusion is not offered here).
+
     - ``diffusivity``: constant D (e.g. ``"1e-16 m^2/s"``) or a table ``{theta, values}``.
-    - ``stress_coupling``: stress-enhanced flux J = −D (∇c − Ω c/(R T) ∇σ_h) (default false:
-      one-way coupling, transport drives mechanics only).
-    - ``temperature`` (K), used by the stress coupling.
     - ``active_surfaces``: facet names where the galvanostatic flux enters; default the
       geometry's particle surface (``interface`` with matrix, ``particle_surface`` without).
     - ``petsc_options``: Krylov options for the transport Newton steps (no prefix).
     """
 
     diffusivity: Annotated[Diffusivity, Field(gt=0)] | TabulatedDiffusivity
-    stress_coupling: bool = False
-    temperature: Annotated[Temperature, Field(gt=0)] = 298.15
     active_surfaces: list[str] | None = Field(default=None, min_length=1)
     petsc_options: dict[str, PetscValue] = Field(default_factory=dict)
 
@@ -280,9 +279,7 @@ class Case(_Frozen):
                 raise ValueError("the transport section is used only by model 'transport-small'")
             return
         if self.transport is None:
-            raise ValueError(
-                "model 'transport-small' needs a transport section (diffusivity, …)"
-            )
+            raise ValueError("model 'transport-small' needs a transport section (diffusivity, …)")
         if mode != "galvanostatic":
             raise ValueError(
                 f"model 'transport-small' takes lithiation.mode 'galvanostatic', not {mode!r}"

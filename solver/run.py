@@ -24,7 +24,7 @@ from meshes import particle_rve
 from meshes.bundle import MeshBundle
 from meshes.errors import GeometryError
 from solver import __version__
-from solver.case import Case, dump_resolved, geometry_error
+from solver.case import Case, Lithiation, dump_resolved, geometry_error
 from solver.derived import DerivedFields
 from solver.physics.mechanics import ElasticityProblem
 from solver.physics.supports import supports_for
@@ -124,6 +124,7 @@ def _time_loop(
     fields = FieldWriter(comm, out / "fields.xdmf", derived)
     history = HistoryWriter(comm, out / "history.csv")
     lith = case.lithiation
+    assert isinstance(lith, Lithiation)  # model uniform-small (checked by Case)
     solve_time, maxima = 0.0, {}
     try:
         for step in range(lith.steps + 1):

@@ -2,8 +2,8 @@
 
 Step 0 is the initial state (θ = soc_start in the active materials). Each step k ≥ 1 advances
 θ by Δt_k with the galvanostatic flux (solver/physics/transport.py), then solves elastic
-equilibrium with the eigenstrain β(θ(x)) (one-way coupling; with ``stress_coupling`` the next
-transport step sees σ_h of this step). History per step: ``soc`` is the volume-average θ of
+equilibrium with the eigenstrain β(θ(x)) (one-way coupling: the stress does not act back on
+the diffusion at this model level). History per step: ``soc`` is the volume-average θ of
 the active materials, ``soc_charge`` the SOC from the charge passed (they agree to the solver
 tolerance: mass balance), ``theta_min``/``theta_max`` (nodal) and ``theta_surface_mean``
 (area-average on the active surfaces).
@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import ufl
 from mpi4py import MPI
 
 from solver.case import Case, GalvanostaticLithiation, Transport
@@ -65,7 +64,6 @@ def transport_time_loop(
             "active_volume_m3": transport.volume,
             "flux_mol_m2_s": transport.flux,
             "current_density_A_m2": transport.current_density,
-            "stress_coupling": settings.stress_coupling,
         },
     )
     log.info(
@@ -77,7 +75,6 @@ def transport_time_loop(
         comm.size,
         transport.flux,
     )
-    hydrostatic = ufl.tr(mechanics.stress(mechanics.u)) / 3
     fields = FieldWriter(comm, out / "fields.xdmf", derived)
     history = HistoryWriter(comm, out / "history.csv")
     times = lith.times()
@@ -89,8 +86,6 @@ def transport_time_loop(
             newton = transport.step(dt).newton_iterations if step else 0
             mechanics.theta.interpolate(transport.theta)
             state = mechanics.solve_current()
-            if settings.stress_coupling:
-                transport.set_hydrostatic(hydrostatic)
             derived.update()
             solve_time += time.perf_counter() - tic
             aggregates = derived.aggregates()

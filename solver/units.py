@@ -71,7 +71,5 @@ Concentration = Annotated[float, _quantity("[substance] / [volume]", "3.11e5 mol
 """Concentration (mol m-3)."""
 Diffusivity = Annotated[float, _quantity("[length] ** 2 / [time]", "1e-16 m^2/s")]
 """Diffusion coefficient (m2 s-1)."""
-Temperature = Annotated[float, _quantity("[temperature]", "298.15 K")]
-"""Absolute temperature (K)."""
 Stiffness = Annotated[float, _quantity("[pressure] / [length]", "1e13 Pa/m")]
 """Areal spring stiffness of a test fixture, N/m per m² of cell area (Pa m-1)."""

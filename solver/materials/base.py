@@ -3,8 +3,7 @@
 Moduli may depend on the Li fraction θ: E(θ) = E + (E_lithiated − E) θ, likewise ν (linear
 in θ, i.e. in x of LixSi); a material without ``*_lithiated`` values is θ-independent.
 Strength for crack risk: σ_f = K_IC / (Y √(π a0)) with flaw size a0 and geometry factor Y.
-Lithium host data for transport: c_max (mol m-3, per reference, i.e. unlithiated, volume) and
-the partial molar volume Ω = d(ΔV/V0)/dc (m3 mol-1) that follows from the expansion law.
+Lithium host data for transport: c_max (mol m-3, per reference, i.e. unlithiated, volume).
 θ-dependent properties take θ as a float or a NumPy array and return the same kind.
 """
 
@@ -56,19 +55,6 @@ class Material(BaseModel):
         if self.c_max is not None:
             return self.c_max
         return self.expansion.c_max if isinstance(self.expansion, LinearExpansion) else None
-
-    @property
-    def partial_molar_volume(self) -> float | None:
-        """Ω = d(ΔV/V0)/dc (m3 mol-1): the linear law's Ω, else the table's mean slope / c_max."""
-        law, c_max = self.expansion, self.max_concentration
-        if isinstance(law, LinearExpansion):
-            return law.partial_molar_volume
-        if law is None or c_max is None:
-            return None
-        slope = (law.volume_change_table[-1] - law.volume_change_table[0]) / (
-            law.theta[-1] - law.theta[0]
-        )
-        return slope / c_max
 
     @property
     def active(self) -> bool:

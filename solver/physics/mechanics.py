@@ -11,9 +11,11 @@ active-material cells are used). β is a DG1 field: in each cell of an active ma
 interpolant of β(θ) (exact for the ``linear`` law), 0 elsewhere. The moduli are cell-wise (DG0)
 from each region's material at the cell-mean θ (θ = 0 for materials that host no lithium).
 ``solve(soc)`` sets θ = SOC uniformly in the active materials (model ``uniform-small``);
-``solve_current()`` uses θ as set by the caller (model ``transport-small``). Platen loading is solved by superposition (the problem is linear): u = u_θ + w
-u_1, with u_θ the swelling response at w = 0 and u_1 the response to w = 1 (m) without
-swelling; the platen position w then follows from the loading law.
+``solve_current()`` uses θ as set by the caller (model ``transport-small``).
+
+Platen loading is solved by superposition (the problem is linear): u = u_θ + w u_1, with u_θ
+the swelling response at w = 0 and u_1 the response to w = 1 (m) without swelling; the platen
+position w then follows from the loading law.
 """
 
 from __future__ import annotations

@@ -2,14 +2,14 @@
 
 Unknown θ = c/c_max (-), c per reference volume (mol m-3). In the active cells Ω_a:
 
-    ∂θ/∂t + ∇·(J/c_max) = 0,   J/c_max = −D(θ) (∇θ − k θ ∇σ_h),   k = Ω c_max / (R T)
+    ∂θ/∂t + ∇·(J/c_max) = 0,   J/c_max = −D(θ) ∇θ
 
-with the stress term only when ``stress_coupling`` is on (σ_h (Pa) from the mechanics, lagged
-one step; Larché–Cahn μ = μ0 − Ω σ_h). On the active surfaces S the inward flux is uniform,
-−J·n = j (mol m-2 s-1), and zero on every other boundary of Ω_a. Backward Euler, weak form
+(Fick; one-way coupling: the mechanics reads θ, the stress does not drive the flux). On the
+active surfaces S the inward flux is uniform, −J·n = j (mol m-2 s-1), and zero on every other
+boundary of Ω_a. Backward Euler, weak form
 (m³; v P1 test functions):
 
-    ∫_a (θ − θ_n) v dx + Δt ∫_a D(θ) (∇θ − k θ ∇σ_h)·∇v dx − Δt (j/c_max) ∫_S v dA = 0
+    ∫_a (θ − θ_n) v dx + Δt ∫_a D(θ) ∇θ·∇v dx − Δt (j/c_max) ∫_S v dA = 0
 
 Discretisation: one P1 space on the whole mesh; the form is assembled over the active cells
 only and the DOFs not touched by an active cell carry θ = 0 (identity rows), so no submesh is
@@ -41,7 +41,6 @@ from solver.errors import SolverError
 from solver.materials import Material
 from solver.physics.regions import region_dofs, surface_load
 
-GAS_CONSTANT = 8.314462618  # J mol-1 K-1
 FARADAY = 96485.33212  # C mol-1
 
 DEFAULT_PETSC_OPTIONS: dict[str, str | int | float | bool] = {
@@ -51,7 +50,7 @@ DEFAULT_PETSC_OPTIONS: dict[str, str | int | float | bool] = {
     "ksp_max_it": 1000,
     "pc_type": "gamg",
 }
-"""GMRES (the Jacobian is non-symmetric for D(θ) or stress coupling) + algebraic multigrid."""
+"""GMRES (the Jacobian is non-symmetric for D(θ)) + algebraic multigrid."""
 
 NEWTON_RTOL = 1.0e-9  # ‖δθ_k‖ / ‖δθ_1‖
 NEWTON_ATOL = 1.0e-12  # ‖δθ‖ (-): a step that changes nothing
@@ -84,7 +83,7 @@ class _FluxProblem(NonlinearProblem):
         self.flux = flux
         self.scale = 0.0
 
-    def F(self, x: PETSc.Vec, b: PETSc.Vec) -> None:  # noqa: N802 (dolfinx's name)
+    def F(self, x: PETSc.Vec, b: PETSc.Vec) -> None:
         """Assemble the residual into ``b``."""
         super().F(x, b)
         b.axpy(-self.scale, self.flux)
@@ -145,18 +144,10 @@ class TransportProblem:
             self.diffusivity: ufl.core.expr.Expr = piecewise_linear(self.theta, D.theta, D.values)
         else:
             self.diffusivity = fem.Constant(mesh, PETSc.ScalarType(D))
-        self.sigma_h = fem.Function(self.V, name="hydrostatic_p1")
-        """σ_h (Pa), P1, set by ``set_hydrostatic`` when stress coupling is on."""
         self._dt = fem.Constant(mesh, PETSc.ScalarType(0.0))
         theta, v = self.theta, ufl.TestFunction(self.V)
-        gradient = ufl.grad(theta)
-        if settings.stress_coupling:
-            omega = host.partial_molar_volume
-            assert omega is not None  # c_max and an expansion law give Ω
-            k = omega * c_max / (GAS_CONSTANT * settings.temperature)
-            gradient = gradient - k * theta * ufl.grad(self.sigma_h)
         F = (theta - self._theta_n) * v * self.dx
-        F += self._dt * self.diffusivity * ufl.inner(gradient, ufl.grad(v)) * self.dx
+        F += self._dt * self.diffusivity * ufl.inner(ufl.grad(theta), ufl.grad(v)) * self.dx
         self._problem = _FluxProblem(F, theta, bcs, self._w)
         self._flux_theta = self.flux / c_max  # m s-1
         self.solver = NewtonSolver(self.comm, self._problem)
@@ -179,28 +170,16 @@ class TransportProblem:
         self._theta_n.x.array[:] = self.theta.x.array
         self._dt.value = dt
         self._problem.scale = dt * self._flux_theta
-        krylov = 0
         its, converged = self.solver.solve(self.theta)
-        krylov = self.solver.krylov_solver.getIterationNumber()
-        if not converged:
+        ksp = self.solver.krylov_solver
+        if not converged or ksp.getConvergedReason() < 0:
             self.theta.x.array[:] = self._theta_n.x.array
             raise SolverError(
-                f"transport Newton solver did not converge in {its} iterations (dt {dt:g} s); "
-                "use more steps or adjust transport.petsc_options"
+                f"transport Newton solver did not converge in {its} iterations (dt {dt:g} s, "
+                f"last Krylov reason {ksp.getConvergedReason()}); use more steps or adjust "
+                "transport.petsc_options"
             )
-        return TransportStep(int(its), int(krylov))
-
-    def set_hydrostatic(self, sigma_h: ufl.core.expr.Expr) -> None:
-        """σ_h (Pa) for the stress coupling: L2 projection of ``sigma_h`` onto P1 over Ω_a."""
-        u, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
-        problem = fem.petsc.LinearProblem(
-            u * v * self.dx,
-            sigma_h * v * self.dx,
-            bcs=self._problem.bcs,
-            u=self.sigma_h,
-            petsc_options={"ksp_type": "cg", "pc_type": "jacobi", "ksp_rtol": 1e-12},
-        )
-        problem.solve()
+        return TransportStep(int(its), int(ksp.getIterationNumber()))
 
     def soc(self) -> float:
         """Volume-average θ (-) over the active materials."""

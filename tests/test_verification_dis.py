@@ -1,16 +1,22 @@
-"""Diffusion-induced stress in a free sphere (physics.md §3.3, Cheng & Verbrugge 2009).
+"""Diffusion-induced stress: free sphere (physics.md §3.3) and long cylinder (§3.6).
 
+Sphere (Cheng & Verbrugge 2009):
 Octant of a sphere (R = 1 µm, symmetry rollers), constant D = 1e-14 m²/s, E = 100 GPa, ν = 0.25,
 linear expansion Ω = 9e-6 m³/mol, constant inward flux from θ = 0 (transport P1, backward
 Euler; mechanics P2), compared at τ = D t/R² = 0.15 with the series solution
 (tests/analytic_dis.py). The analytic flux is the one that gives the same SOC rate
 (j = (dSOC/dt) c_max R/3), so the comparison is free of the polyhedral surface's V/A.
 
-Tolerances: at h = R/10 (45 steps) σ_r and σ_θ at r = 0, r = R/2 (mean over 16 directions)
+Tolerances: at h = R/6.75 (20 steps) σ_r and σ_θ at r = 0, r = R/2 (mean over 16 directions)
 and on the surface (mean over the surface vertices) within 2 % of the peak stress; SOC from θ
 equals the charge passed to 1e-9 (mass balance, 0.1 % required). Convergence with h and Δt ∝ h²
-(h = R/3 … R/10, h measured as (V/cells)^(1/3)): relative L2 errors of θ and of σ fall with
+(h = R/3, R/4.5, R/6.75, h measured as (V/cells)^(1/3)): relative L2 errors of θ and of σ fall with
 observed order ≥ 2 − 0.1 (fit over the three finest meshes).
+
+Cylinder (Timoshenko & Goodier thermal analogy, plane strain): a quarter slab r ≤ R,
+0 ≤ z ≤ R/4 with rollers on both end faces (ε_z = 0), same material, D and τ, flux through the
+curved surface only; at h = R/6.75 σ_r, σ_θ, σ_z at r = 0, R/2 and on the surface within 2 % of
+the peak stress, mass balance to 1e-9.
 """
 
 from __future__ import annotations
@@ -27,8 +33,8 @@ from solver.materials.expansion import LinearExpansion
 from solver.physics.mechanics import ElasticityProblem
 from solver.physics.supports import Supports
 from solver.physics.transport import TransportProblem
-from tests.analytic_dis import SphereDIS
-from tests.geometries import CORE, sphere_octant
+from tests.analytic_dis import CylinderDIS, SphereDIS
+from tests.geometries import CORE, cylinder_quarter, sphere_octant
 from tests.probes import stress_at
 
 R, D, C_MAX, OMEGA = 1e-6, 1e-14, 3.11e5, 9e-6
@@ -42,7 +48,7 @@ MAT = Material(
     expansion=LinearExpansion(partial_molar_volume=OMEGA, c_max=C_MAX),
 )
 EXACT = SphereDIS(R, D, RATE * C_MAX * R / 3, MAT.E, MAT.nu, OMEGA)
-LEVELS = [(3.0, 4), (4.5, 9), (6.75, 20), (10.0, 45)]  # R/h, steps (Δt ∝ h²)
+LEVELS = [(3.0, 4), (4.5, 9), (6.75, 20)]  # R/h, steps (Δt ∝ h²)
 
 
 def peak_stress() -> float:
@@ -131,3 +137,45 @@ def test_stresses_match_cheng_verbrugge_and_converge() -> None:
         print(f"r/R {r / R:.1f}: σ_r {fe_r:.4g} vs {s_r[0]:.4g}, σ_θ {fe_t:.4g} vs {s_t[0]:.4g} Pa")
         assert abs(fe_r - s_r[0]) < 0.02 * peak
         assert abs(fe_t - s_t[0]) < 0.02 * peak
+
+
+def test_cylinder_plane_strain_stresses() -> None:
+    bundle = cylinder_quarter(MPI.COMM_WORLD, R, R / 4, R / 6.75)
+    materials = {CORE: MAT}
+    transport = TransportProblem(
+        bundle, materials, Transport(diffusivity=D), ["particle_surface"], 0.0, RATE
+    )
+    steps = 20
+    for _ in range(steps):
+        transport.step(T_END / steps)
+    assert transport.soc() == pytest.approx(RATE * T_END, rel=1e-9)
+    supports = Supports(rollers={"x0": 0, "y0": 1, "z0": 2, "z1": 2})
+    mechanics = ElasticityProblem(bundle, materials, supports, SolverSettings(degree=2))
+    mechanics.theta.interpolate(transport.theta)
+    mechanics.solve_current()
+
+    exact = CylinderDIS(R, D, RATE * C_MAX * R / 2, MAT.E, MAT.nu, OMEGA)
+    _, *profile = exact.fields(np.linspace(0, R, 401), T_END)
+    peak = float(np.abs(profile).max())
+    angles = np.linspace(0.05, np.pi / 2 - 0.05, 16)
+    x = transport.mesh.geometry.x
+    surface = x[np.abs(np.hypot(x[:, 0], x[:, 1]) - R) < 1e-9 * R]
+    surface = np.concatenate(transport.comm.allgather(surface))
+    for r, points in (
+        (0.0, np.array([[0.0, 0.0, R / 8]])),
+        (
+            R / 2,
+            np.column_stack([R / 2 * np.cos(angles), R / 2 * np.sin(angles), 0 * angles + R / 8]),
+        ),
+        (R, surface),
+    ):
+        s = stress_at(mechanics, points)
+        phi = np.arctan2(points[:, 1], points[:, 0]) if r > 0 else np.zeros(len(points))
+        e_r = np.column_stack([np.cos(phi), np.sin(phi), 0 * phi])
+        e_t = np.column_stack([-np.sin(phi), np.cos(phi), 0 * phi])
+        fe = [float(np.einsum("ci,cij,cj->c", e, s, e).mean()) for e in (e_r, e_t)] + [
+            float(s[:, 2, 2].mean())
+        ]
+        _, *ref = exact.fields(np.array([r]), T_END)
+        print(f"r/R {r / R:.1f}: σ_r, σ_θ, σ_z {np.round(fe, -6)} vs {np.round(np.ravel(ref), -6)}")
+        assert np.abs(np.array(fe) - np.ravel(ref)).max() < 0.02 * peak

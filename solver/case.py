@@ -153,7 +153,11 @@ def _lithiation_mode(value: Any) -> str:
 AnyLithiation = Annotated[
     Annotated[Lithiation, Tag("uniform")]
     | Annotated[GalvanostaticLithiation, Tag("galvanostatic")],
-    Discriminator(_lithiation_mode),
+    Discriminator(
+        _lithiation_mode,
+        custom_error_type="lithiation_mode",
+        custom_error_message="unknown mode; allowed: 'uniform', 'galvanostatic'",
+    ),
 ]
 
 

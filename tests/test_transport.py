@@ -56,6 +56,9 @@ def test_case_resolves_with_defaults() -> None:
     assert case.lithiation.times()[-1] == pytest.approx(360.0)
     dt_case = load_case(CASE, ["lithiation.steps=null", "lithiation.dt=100 s"])
     assert dt_case.lithiation.times() == pytest.approx([0, 100, 200, 300, 360])
+    delithiation = load_case(CASE, ["lithiation.soc_start=0.5", "lithiation.soc_end=0.1"])
+    assert delithiation.lithiation.theta_rate == pytest.approx(-1 / 3600)
+    assert delithiation.lithiation.duration == pytest.approx(0.4 * 3600)
 
 
 @pytest.mark.parametrize(
@@ -68,7 +71,7 @@ def test_case_resolves_with_defaults() -> None:
         (["lithiation.dt=10 s"], "give exactly one of steps or dt"),
         (["transport.diffusivity=1e-16 m"], "transport.diffusivity"),
         (["transport.diffusivty=1e-16"], "did you mean 'diffusivity'"),
-        (["lithiation.mode=potentiostatic"], "lithiation"),
+        (["lithiation.mode=potentiostatic"], "lithiation: unknown mode; allowed: 'uniform'"),
         (["transport.stress_coupling=true"], "transport.stress_coupling: unknown key"),
         (["materials.particles={base: Si, c_max: -1}"], "materials.particles.c_max"),
     ],

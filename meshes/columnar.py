@@ -70,6 +70,10 @@ class ColumnarSpec(BaseModel):
         """Cell region names, bottom → top."""
         return (COLLECTOR, COLUMNS, SEPARATOR)
 
+    def surfaces_of(self, active: set[str]) -> dict[str, str | None]:
+        """Facet groups bounding the columns: name → region on the other side."""
+        return {HEAD: SEPARATOR, FOOT: COLLECTOR} if COLUMNS in active else {}
+
     @property
     def stack_height(self) -> float:
         """Height of the stack (m): collector + columns + separator."""

@@ -162,6 +162,12 @@ class ParticleRVESpec(_Frozen):
         """Cell region names (the keys of the case's ``materials``): particles, shell, matrix."""
         return (PARTICLES,) + ((SHELL,) if self.shell else ()) + ((MATRIX,) if self.matrix else ())
 
+    def surfaces_of(self, active: set[str]) -> dict[str, str | None]:
+        """Facet groups bounding the Si: name → region on the other side (None: free surface)."""
+        if self.shell is not None:
+            return {CORE_SHELL: SHELL} | ({VOID_SURFACE: None} if self.shell.void else {})
+        return {INTERFACE: MATRIX} if self.matrix else {PARTICLE_SURFACE: None}
+
     @property
     def stack_height(self) -> float:
         """Height of the box (m) in the stacking direction z."""

@@ -28,6 +28,7 @@ Gmsh is imported inside the functions: importing it resets Python's SIGINT handl
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from dataclasses import dataclass
@@ -109,6 +110,20 @@ class ThinFilmSpec(_Frozen):
     def regions(self) -> tuple[str, ...]:
         """Cell region names, bottom → top."""
         return tuple(layer.region for layer in self.layers)
+
+    def surfaces_of(self, active: set[str]) -> dict[str, str | None]:
+        """Facet groups bounding the ``active`` layers: name → region on the other side.
+
+        None marks the free top face.
+        """
+        regions = self.regions
+        out: dict[str, str | None] = {}
+        for lower, upper in itertools.pairwise(regions):
+            if lower in active or upper in active:
+                out[f"{lower}_{upper}"] = upper if lower in active else lower
+        if regions[-1] in active:
+            out["zmax"] = None
+        return out
 
     @property
     def stack_height(self) -> float:

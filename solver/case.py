@@ -8,6 +8,7 @@ nearest valid key. Numbers are SI; strings may carry units ("2 um", "50 MPa").
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import types
 import typing
@@ -19,8 +20,10 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     PositiveInt,
+    Tag,
     ValidationError,
     model_validator,
 )
@@ -30,7 +33,7 @@ from meshes.errors import GeometryError
 from meshes.geometry import GeometrySpec
 from solver.errors import CaseError
 from solver.materials import Material, material_data
-from solver.units import Pressure, Stiffness
+from solver.units import Diffusivity, Pressure, Stiffness, Time
 
 SOC = Annotated[float, Field(ge=0, le=1)]
 
@@ -69,6 +72,9 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+PetscValue = str | int | float | bool
+
+
 class Lithiation(_Frozen):
     """Uniform lithiation: θ = SOC in every active material, ramped linearly in time."""
 
@@ -85,6 +91,100 @@ class Lithiation(_Frozen):
     def time_at(self, step: int) -> float:
         """Time (s) at ``step``: |ΔSOC| / C-rate hours."""
         return abs(self.soc_at(step) - self.soc_start) / self.c_rate * 3600.0
+
+
+class GalvanostaticLithiation(_Frozen):
+    """Constant-current lithiation through the active surfaces (model ``transport-small``).
+
+    The inward Li flux is uniform on the active surfaces and sized so that the whole active
+    volume changes by Δθ = 1 in 1/C-rate hours: j = (C/3600 s) c_max V_active / A_active
+    (mol m-2 s-1), current density i = F j. Lithiation if soc_end > soc_start, else
+    delithiation. The run stops when the charge passed reaches soc_end, after ``steps`` equal
+    steps or steps of ``dt`` (the last one shortened to end exactly at soc_end).
+    """
+
+    mode: Literal["galvanostatic"]
+    soc_start: SOC = 0.0
+    soc_end: SOC
+    c_rate: CRate = 1.0
+    steps: PositiveInt | None = None
+    dt: Annotated[Time, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _stop_and_steps(self) -> GalvanostaticLithiation:
+        if self.soc_end == self.soc_start:
+            raise ValueError("soc_end equals soc_start: no charge would pass")
+        if (self.steps is None) == (self.dt is None):
+            raise ValueError("give exactly one of steps or dt")
+        return self
+
+    @property
+    def duration(self) -> float:
+        """Time (s) to pass the charge from soc_start to soc_end: |ΔSOC| / C-rate hours."""
+        return abs(self.soc_end - self.soc_start) / self.c_rate * 3600.0
+
+    @property
+    def theta_rate(self) -> float:
+        """dSOC/dt (s-1) of the applied current: ±C-rate / 3600 s."""
+        return math.copysign(self.c_rate / 3600.0, self.soc_end - self.soc_start)
+
+    def times(self) -> list[float]:
+        """Times (s) of the steps, starting at 0 and ending at ``duration``."""
+        if self.steps is not None:
+            return [self.duration * k / self.steps for k in range(self.steps + 1)]
+        assert self.dt is not None
+        n = max(1, math.ceil(self.duration / self.dt - 1e-9))
+        return [min(k * self.dt, self.duration) for k in range(n + 1)]
+
+
+def _lithiation_mode(value: Any) -> str:
+    """Union tag of a lithiation entry: its ``mode`` ('uniform' when absent)."""
+    if isinstance(value, dict):
+        return str(value.get("mode", "uniform"))
+    return str(getattr(value, "mode", "uniform"))
+
+
+AnyLithiation = Annotated[
+    Annotated[Lithiation, Tag("uniform")]
+    | Annotated[GalvanostaticLithiation, Tag("galvanostatic")],
+    Discriminator(
+        _lithiation_mode,
+        custom_error_type="lithiation_mode",
+        custom_error_message="unknown mode; allowed: 'uniform', 'galvanostatic'",
+    ),
+]
+
+
+class TabulatedDiffusivity(_Frozen):
+    """D(θ) (m2 s-1) at the listed θ, linear in between, constant beyond the ends."""
+
+    theta: list[Annotated[float, Field(ge=0, le=1)]] = Field(min_length=2)
+    values: list[Annotated[Diffusivity, Field(gt=0)]] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _check_table(self) -> TabulatedDiffusivity:
+        if len(self.theta) != len(self.values):
+            raise ValueError("theta and values must have the same length")
+        if any(b <= a for a, b in zip(self.theta, self.theta[1:], strict=False)):
+            raise ValueError("theta must increase strictly")
+        return self
+
+
+class Transport(_Frozen):
+    """Li diffusion in the active materials (model ``transport-small``).
+
+    One-way coupling: θ drives the mechanics; the stress does not act on the flux at this
+    model level (stress-enhanced diffusion is not offered here).
+
+    - ``diffusivity``: constant D (e.g. ``"1e-16 m^2/s"``) or a table ``{theta, values}``.
+    - ``active_surfaces``: facet names where the galvanostatic flux enters; default the
+      geometry's particle surface (``interface`` with matrix, ``particle_surface`` without).
+    - ``petsc_options``: Krylov options for the transport Newton steps (no prefix).
+    """
+
+    diffusivity: Annotated[Diffusivity, Field(gt=0)] | TabulatedDiffusivity
+    active_surfaces: list[str] | None = Field(default=None, min_length=1)
+    petsc_options: dict[str, PetscValue] = Field(default_factory=dict)
 
 
 class Loading(_Frozen):
@@ -112,9 +212,6 @@ class Loading(_Frozen):
         if self.mode == "free" and self.stack_pressure != 0:
             raise ValueError("mode 'free' takes no stack_pressure")
         return self
-
-
-PetscValue = str | int | float | bool
 
 
 class SolverSettings(_Frozen):
@@ -158,10 +255,11 @@ class Case(_Frozen):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
     description: str = ""
     references: list[str] = Field(default_factory=list)
-    model: Literal["uniform-small"] = "uniform-small"
+    model: Literal["uniform-small", "transport-small"] = "uniform-small"
     geometry: GeometrySpec
     materials: dict[str, MaterialRef]
-    lithiation: Lithiation
+    lithiation: AnyLithiation
+    transport: Transport | None = None
     loading: Loading = Loading()
     solver: SolverSettings = SolverSettings()
     output: Output = Output()
@@ -184,7 +282,64 @@ class Case(_Frozen):
                 f"loading.mode {self.loading.mode!r} needs the box faces; a geometry without "
                 "them (particle without matrix) takes loading.mode 'free'"
             )
+        self._check_model()
         return self
+
+    def _check_model(self) -> None:
+        """The model, lithiation mode and transport section must belong together."""
+        mode = self.lithiation.mode
+        if self.model == "uniform-small":
+            if mode != "uniform":
+                raise ValueError(
+                    f"lithiation.mode {mode!r} needs model 'transport-small' (model "
+                    "'uniform-small' takes lithiation.mode 'uniform')"
+                )
+            if self.transport is not None:
+                raise ValueError("the transport section is used only by model 'transport-small'")
+            return
+        if self.transport is None:
+            raise ValueError("model 'transport-small' needs a transport section (diffusivity, …)")
+        if mode != "galvanostatic":
+            raise ValueError(
+                f"model 'transport-small' takes lithiation.mode 'galvanostatic', not {mode!r}"
+            )
+        for region, m in self.materials.items():
+            if m.active and m.max_concentration is None:
+                raise ValueError(f"materials.{region}: transport needs c_max of {m.name!r}")
+        surfaces = set(self.surface_names)
+        unknown = set(self.active_surfaces) - surfaces
+        if unknown:
+            raise ValueError(
+                f"transport.active_surfaces: unknown {sorted(unknown)}; this geometry's "
+                f"particle surfaces are {sorted(surfaces)}"
+            )
+
+    @property
+    def _surfaces(self) -> dict[str, str | None]:
+        active = {region for region, m in self.materials.items() if m.active}
+        return self.geometry.surfaces_of(active)
+
+    @property
+    def surface_names(self) -> list[str]:
+        """Facet names that bound the Li-hosting regions of this geometry."""
+        return list(self._surfaces)
+
+    @property
+    def active_surfaces(self) -> list[str]:
+        """Facet names where the galvanostatic flux enters (model ``transport-small``).
+
+        Default: the interfaces of the Li hosts with an electrolyte (``Material.electrolyte``),
+        where Li comes from; the free surfaces if there is no such interface.
+        """
+        if self.transport is not None and self.transport.active_surfaces is not None:
+            return self.transport.active_surfaces
+        surfaces = self._surfaces
+        sources = [
+            name
+            for name, other in surfaces.items()
+            if other is not None and self.materials[other].electrolyte
+        ]
+        return sources or [name for name, other in surfaces.items() if other is None]
 
 
 # --------------------------------------------------------------------------- loading + errors

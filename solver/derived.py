@@ -1,7 +1,8 @@
 """Derived fields (cell-wise, DG0) and per-material aggregates of a mechanics solution.
 
 σ (Pa) is evaluated at cell midpoints (exact for P1 displacement); von Mises
-σ_vm = √(3/2 s:s), hydrostatic σ_h = tr σ / 3, maximum principal σ1 (largest eigenvalue).
+σ_vm = √(3/2 s:s), hydrostatic σ_h = tr σ / 3, maximum principal σ1 (largest eigenvalue);
+``theta`` is the mechanics problem's Li fraction field itself (P1).
 Crack-risk fields (formulas in solver/crack_risk.py): strength index ``crack_risk`` σ1/σ_f
 (0 where a material has no K_IC), Griffith ``critical_flaw_size`` a_c (m; 1 m sentinel where
 σ1 ≤ 0 or no K_IC), ``yield_index`` σ_vm/σ_Y and ``crush_index`` −σ_h/H (0 without hardness),
@@ -69,14 +70,14 @@ class DerivedFields:
         dg0 = fem.FunctionSpace(mesh, ("DG", 0))
         tensor_dg0 = fem.TensorFunctionSpace(mesh, ElementMetaData("DG", 0))
         self.sigma = fem.Function(tensor_dg0, name="sigma")
-        self.theta = fem.Function(dg0, name="theta")
+        self.theta = problem.theta
         self.region = fem.Function(dg0, name="region")
         self.particle = fem.Function(dg0, name="particle")
         self.scalars = {name: fem.Function(dg0, name=name) for name in SCALAR_FIELDS}
         self._sigma_expr = fem.Expression(
             problem.stress(problem.u), tensor_dg0.element.interpolation_points()
         )
-        n = self.theta.x.array.size
+        n = self.region.x.array.size
         self._strength, self._toughness = np.full(n, np.inf), np.full(n, np.inf)
         self._flaw_y = np.ones(n)
         self._sigma_y, self._hardness = np.full(n, np.inf), np.full(n, np.inf)
@@ -115,12 +116,14 @@ class DerivedFields:
             self.interfaces[name] = (facets, strength)
         self._theta = 0.0
 
-    def update(self, theta: float) -> None:
-        """Recompute all fields from the current displacement at Li fraction ``theta``."""
+    def update(self) -> None:
+        """Recompute all fields from the current displacement and Li fraction."""
         problem = self.problem
-        self._theta = theta
-        for region, material in problem.materials.items():
-            self.theta.x.array[problem.region_cells[region]] = theta if material.active else 0.0
+        num_owned = problem.theta.function_space.dofmap.index_map.size_local
+        owned = problem.active_dofs[problem.active_dofs < num_owned]
+        total = problem.comm.allreduce(float(problem.theta.x.array[owned].sum()), op=MPI.SUM)
+        count = problem.comm.allreduce(int(owned.size), op=MPI.SUM)
+        self._theta = total / max(count, 1)  # mean nodal θ of the Li host (for Γ(θ))
         self.sigma.interpolate(self._sigma_expr)
         s = self._sigma_cells()
         hydro = np.trace(s, axis1=1, axis2=2) / 3.0

@@ -1,4 +1,6 @@
-"""The time loop of the ``uniform-small`` model: lithiate, solve, derive, write.
+"""Run a case into its run directory; the time loop of the ``uniform-small`` model.
+
+``run_case`` picks the loop by ``case.model`` (``transport-small``: solver/run_transport.py).
 
 For each step k = 0 … N: SOC_k on the ramp, θ = SOC_k in every active material, elastic
 equilibrium under the loading mode, derived fields, one history row, fields every
@@ -22,7 +24,7 @@ from meshes import geometry
 from meshes.bundle import MeshBundle
 from meshes.errors import GeometryError
 from solver import __version__
-from solver.case import Case, dump_resolved, geometry_error
+from solver.case import Case, Lithiation, dump_resolved, geometry_error
 from solver.derived import DerivedFields
 from solver.errors import CaseError
 from solver.extremes import RunExtremes
@@ -55,6 +57,16 @@ def build_mesh(comm: MPI.Comm, case: Case, case_path: Path, msh_path: Path | Non
         raise geometry_error(case_path, exc) from None
 
 
+def check_interfaces(case: Case, case_path: Path, bundle: MeshBundle) -> None:
+    """CaseError unless every ``crack_risk.interfaces`` name is a facet tag of the mesh."""
+    unknown = sorted(set(case.crack_risk.interfaces) - set(bundle.facet_names))
+    if unknown:
+        raise CaseError(
+            f"{case_path}: crack_risk.interfaces.{unknown[0]}: no such facet tag in the mesh "
+            f"(known: {', '.join(sorted(bundle.facet_names))})"
+        )
+
+
 def peak_memory_mb(comm: MPI.Comm) -> float:
     """Largest peak resident memory of any rank (MB)."""
     return comm.allreduce(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, op=MPI.MAX)
@@ -74,8 +86,13 @@ def run_case(case: Case, case_path: Path, out: Path, force: bool, comm: MPI.Comm
         "versions": versions(),
     }
     write_json(comm, out / "summary.json", summary)
+    loop = _time_loop
+    if case.model == "transport-small":
+        from solver.run_transport import transport_time_loop  # imports this module
+
+        loop = transport_time_loop
     try:
-        _time_loop(case, case_path, out, comm, summary, t_start)
+        loop(case, case_path, out, comm, summary, t_start)
     except BaseException as exc:
         summary.update(status="failed", error=f"{type(exc).__name__}: {exc}")
         write_json(comm, out / "summary.json", summary)
@@ -96,12 +113,7 @@ def _time_loop(
     problem = ElasticityProblem(
         bundle, dict(case.materials), supports_for(case.loading), case.solver
     )
-    unknown = sorted(set(case.crack_risk.interfaces) - set(bundle.facet_names))
-    if unknown:
-        raise CaseError(
-            f"{case_path}: crack_risk.interfaces.{unknown[0]}: no such facet tag in the mesh "
-            f"(known: {', '.join(sorted(bundle.facet_names))})"
-        )
+    check_interfaces(case, case_path, bundle)
     derived = DerivedFields(problem, case.crack_risk)
     extremes = RunExtremes()
     stats = bundle.stats
@@ -128,13 +140,14 @@ def _time_loop(
     fields = FieldWriter(comm, out / "fields.xdmf", derived)
     history = HistoryWriter(comm, out / "history.csv")
     lith = case.lithiation
+    assert isinstance(lith, Lithiation)  # model uniform-small (checked by Case)
     solve_time, maxima = 0.0, {}
     try:
         for step in range(lith.steps + 1):
             soc, t = lith.soc_at(step), lith.time_at(step)
             tic = time.perf_counter()
             state = problem.solve(soc)
-            derived.update(soc)
+            derived.update()
             solve_time += time.perf_counter() - tic
             particles = derived.particle_table()
             aggregates = derived.aggregates(particles)

@@ -69,6 +69,8 @@ MolarVolume = Annotated[float, _quantity("[volume] / [substance]", "9e-6 m**3/mo
 """Partial molar volume (m3 mol-1)."""
 Concentration = Annotated[float, _quantity("[substance] / [volume]", "3.11e5 mol/m**3")]
 """Concentration (mol m-3)."""
+Diffusivity = Annotated[float, _quantity("[length] ** 2 / [time]", "1e-16 m^2/s")]
+"""Diffusion coefficient (m2 s-1)."""
 Stiffness = Annotated[float, _quantity("[pressure] / [length]", "1e13 Pa/m")]
 """Areal spring stiffness of a test fixture, N/m per m² of cell area (Pa m-1)."""
 Volume = Annotated[float, _quantity("[length] ** 3", "1 um**3")]

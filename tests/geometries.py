@@ -64,3 +64,81 @@ def sphere_in_shell_octant(comm: MPI.Comm, a: float, b: float, h: float) -> Mesh
         particles=(Particle((0.0, 0.0, 0.0), a),),
     )
     return MeshBundle(mesh, ct, ft, names["cells"], names["facets"], stats)
+
+
+def sphere_octant(comm: MPI.Comm, radius: float, h: float) -> MeshBundle:
+    """Octant (x, y, z ≥ 0) of a free sphere of radius (m), uniform element size h (m).
+
+    Cells: ``particles``. Facets: ``x0``, ``y0``, ``z0`` (symmetry planes), ``particle_surface``
+    (r = radius). Built in µm (OpenCASCADE tolerance), coordinates scaled to metres.
+    """
+    unit = 1e-6
+    names = {"cells": {CORE: 1}, "facets": {"x0": 2, "y0": 3, "z0": 4, "particle_surface": 5}}
+    if comm.rank == 0:
+        gmsh.initialize()
+        gmsh.option.setNumber("General.Terminal", 0)
+        occ = gmsh.model.occ
+        r = radius / unit
+        ball = occ.addSphere(0, 0, 0, r)
+        box = occ.addBox(0, 0, 0, r, r, r)
+        octant, _ = occ.intersect([(3, ball)], [(3, box)])
+        occ.synchronize()
+        gmsh.model.addPhysicalGroup(3, [t for _, t in octant], names["cells"][CORE])
+        groups: dict[str, list[int]] = {k: [] for k in names["facets"]}
+        for _, s in gmsh.model.getEntities(2):
+            c = np.array(occ.getCenterOfMass(2, s))
+            planes = [k for axis, k in enumerate(("x0", "y0", "z0")) if abs(c[axis]) < 1e-9 * r]
+            groups[planes[0] if planes else "particle_surface"].append(s)
+        for key, tags in groups.items():
+            gmsh.model.addPhysicalGroup(2, tags, names["facets"][key])
+        gmsh.option.setNumber("Mesh.MeshSizeMin", h / unit)
+        gmsh.option.setNumber("Mesh.MeshSizeMax", h / unit)
+        gmsh.option.setNumber("Mesh.Algorithm3D", 1)
+        gmsh.model.mesh.generate(3)
+    mesh, ct, ft = gmshio.model_to_mesh(gmsh.model, comm, 0, gdim=3)
+    if comm.rank == 0:
+        gmsh.finalize()
+    mesh.geometry.x[:] *= unit
+    stats = MeshStats(num_cells=0, num_vertices=0, min_quality=0.0)
+    return MeshBundle(mesh, ct, ft, names["cells"], names["facets"], stats)
+
+
+def cylinder_quarter(comm: MPI.Comm, radius: float, length: float, h: float) -> MeshBundle:
+    """Quarter (x, y ≥ 0) of a cylinder slab r ≤ radius, 0 ≤ z ≤ length (m), element size h.
+
+    Cells: ``particles``. Facets: ``x0``, ``y0`` (symmetry planes), ``z0``, ``z1`` (end faces),
+    ``particle_surface`` (r = radius). Built in µm, coordinates scaled to metres.
+    """
+    unit = 1e-6
+    names = {
+        "cells": {CORE: 1},
+        "facets": {"x0": 2, "y0": 3, "z0": 4, "z1": 5, "particle_surface": 6},
+    }
+    if comm.rank == 0:
+        gmsh.initialize()
+        gmsh.option.setNumber("General.Terminal", 0)
+        occ = gmsh.model.occ
+        r, z = radius / unit, length / unit
+        body = occ.addCylinder(0, 0, 0, 0, 0, z, r)
+        box = occ.addBox(0, 0, 0, r, r, z)
+        quarter, _ = occ.intersect([(3, body)], [(3, box)])
+        occ.synchronize()
+        gmsh.model.addPhysicalGroup(3, [t for _, t in quarter], names["cells"][CORE])
+        groups: dict[str, list[int]] = {k: [] for k in names["facets"]}
+        for _, s in gmsh.model.getEntities(2):
+            c = np.array(occ.getCenterOfMass(2, s))
+            checks = {"x0": abs(c[0]), "y0": abs(c[1]), "z0": abs(c[2]), "z1": abs(c[2] - z)}
+            flat = [k for k, d in checks.items() if d < 1e-9 * r]
+            groups[flat[0] if flat else "particle_surface"].append(s)
+        for key, tags in groups.items():
+            gmsh.model.addPhysicalGroup(2, tags, names["facets"][key])
+        gmsh.option.setNumber("Mesh.MeshSizeMin", h / unit)
+        gmsh.option.setNumber("Mesh.MeshSizeMax", h / unit)
+        gmsh.option.setNumber("Mesh.Algorithm3D", 1)
+        gmsh.model.mesh.generate(3)
+    mesh, ct, ft = gmshio.model_to_mesh(gmsh.model, comm, 0, gdim=3)
+    if comm.rank == 0:
+        gmsh.finalize()
+    mesh.geometry.x[:] *= unit
+    stats = MeshStats(num_cells=0, num_vertices=0, min_quality=0.0)
+    return MeshBundle(mesh, ct, ft, names["cells"], names["facets"], stats)

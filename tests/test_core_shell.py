@@ -53,7 +53,7 @@ def core_pressure(void: float) -> float:
     problem = ElasticityProblem(bundle, materials, Supports(), SolverSettings(degree=2))
     problem.solve(THETA)
     derived = DerivedFields(problem)
-    derived.update(THETA)
+    derived.update()
     return -derived.aggregates()["mean_hydrostatic_Pa_Si"]
 
 

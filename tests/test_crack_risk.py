@@ -102,7 +102,7 @@ def test_uniaxial_bar_by_hand(sign: float) -> None:
     problem.solve(0.0)
     strengths = InterfaceStrength(normal_strength=50e6, shear_strength=80e6)
     derived = DerivedFields(problem, CrackRisk(interfaces={"xmax": strengths}))
-    derived.update(0.0)
+    derived.update()
     agg = derived.aggregates()
     table = derived.particle_table()
     extremes = derived.locate(agg, table)
@@ -168,7 +168,7 @@ def test_sphere_in_shell_weibull_interface_and_energy() -> None:
             interfaces={"interface": InterfaceStrength(normal_strength=1e6, shear_strength=1e9)}
         ),
     )
-    derived.update(THETA)
+    derived.update()
     agg = derived.aggregates()
     # Weibull: octant of the shell, σ1 = σ_θθ(r) = 3K A + 2μ B / r³ (σ_θθ > σ_rr for B > 0)
     r = np.linspace(A_IN, B_OUT, 20001)

@@ -69,7 +69,7 @@ def test_sanity_number_from_physics_md() -> None:
 def test_particle_pressure() -> None:
     problem = solve(True, 2, fine=A / 5, size=0.2e-6)
     derived = DerivedFields(problem)
-    derived.update(THETA)
+    derived.update()
     mean_h = derived.aggregates()["mean_hydrostatic_Pa_Si"]
     record(
         "eshelby_particle_pressure",
@@ -114,7 +114,7 @@ def test_matrix_hoop_stress_p2() -> None:
 def test_free_particle_is_stress_free_and_swells_by_the_law() -> None:
     problem = solve(False, 1, fine=A / 3, size=A / 3)
     derived = DerivedFields(problem)
-    derived.update(THETA)
+    derived.update()
     beta = SI.chemical_strain(THETA)
     comm = MPI.COMM_WORLD
     vm_max = comm.allreduce(float(derived.scalars["von_mises"].x.array.max()), op=MPI.MAX)

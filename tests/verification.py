@@ -28,12 +28,17 @@ def record(
     expected: float,
     tolerance: float,
     setup: str,
+    scale: float | None = None,
     h: list[float] | np.ndarray | None = None,
     errors: list[float] | np.ndarray | None = None,
     order: float | None = None,
     expected_order: float | None = None,
 ) -> None:
-    """Write one verification result (relative error vs ``tolerance``; optional h-convergence)."""
+    """Write one verification result; optional h-convergence data.
+
+    The error is |measured − expected| / scale (scale: |expected| unless given, e.g. the peak
+    stress of a profile), compared with ``tolerance``.
+    """
     folder = os.environ.get(ENV)
     if not folder or MPI.COMM_WORLD.rank != 0:
         return
@@ -45,7 +50,8 @@ def record(
         "quantity": quantity,
         "measured": float(measured),
         "expected": float(expected),
-        "relative_error": abs(measured - expected) / abs(expected),
+        "relative_error": abs(measured - expected) / abs(scale or expected),
+        "scale": None if scale is None else float(scale),
         "tolerance": tolerance,
         "setup": setup,
         "test": test,

@@ -1,6 +1,7 @@
 """Lithiation (chemical) expansion laws: isotropic chemical strain β(θ) of the host.
 
-θ = c/c_max is the Li fraction, c per reference (unlithiated) volume.
+θ = c/c_max is the Li fraction, c per reference (unlithiated) volume. Every law takes θ as a
+float or as a NumPy array (node- or cell-wise values of a field) and returns the same kind.
 - ``linear``: small-strain form β = Ω c_max (θ − θ_ref) / 3 (Ω partial molar volume).
 - ``tabulated``: ΔV/V0(θ) interpolated linearly from a table; β = (1 + ΔV/V0)^(1/3) − 1, so
   the volume change is exact at any strain.
@@ -8,12 +9,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar, cast
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from solver.units import Concentration, MolarVolume
+
+Theta = TypeVar("Theta", float, npt.NDArray[np.float64])
+"""Li fraction θ (-): one value or an array of values (the result has the same kind)."""
 
 
 class LinearExpansion(BaseModel):
@@ -25,11 +30,11 @@ class LinearExpansion(BaseModel):
     c_max: Annotated[Concentration, Field(gt=0)]
     theta_ref: Annotated[float, Field(ge=0, le=1)] = 0.0
 
-    def strain(self, theta: float) -> float:
+    def strain(self, theta: Theta) -> Theta:
         """Isotropic chemical strain β (-) at Li fraction ``theta``."""
         return self.partial_molar_volume * self.c_max * (theta - self.theta_ref) / 3.0
 
-    def volume_change(self, theta: float) -> float:
+    def volume_change(self, theta: Theta) -> Theta:
         """Small-strain volume change ΔV/V0 = 3β (-)."""
         return 3.0 * self.strain(theta)
 
@@ -50,13 +55,13 @@ class TabulatedExpansion(BaseModel):
             raise ValueError("theta must increase strictly")
         return self
 
-    def volume_change(self, theta: float) -> float:
+    def volume_change(self, theta: Theta) -> Theta:
         """ΔV/V0 (-) at Li fraction ``theta``."""
-        return float(np.interp(theta, self.theta, self.volume_change_table))
+        return cast(Theta, np.interp(theta, self.theta, self.volume_change_table))
 
-    def strain(self, theta: float) -> float:
+    def strain(self, theta: Theta) -> Theta:
         """Isotropic chemical strain β (-) at Li fraction ``theta``."""
-        return float((1.0 + self.volume_change(theta)) ** (1.0 / 3.0) - 1.0)
+        return (1.0 + self.volume_change(theta)) ** (1.0 / 3.0) - 1.0
 
 
 ExpansionLaw = Annotated[LinearExpansion | TabulatedExpansion, Field(discriminator="law")]

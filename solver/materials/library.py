@@ -35,6 +35,7 @@ LIBRARY: dict[str, Material] = {
             nu=0.22,
             nu_lithiated=0.28,
             expansion=TabulatedExpansion(theta=[0.0, 1.0], volume_change_table=[0.0, 2.8]),
+            c_max=3.11e5,
             K_IC=0.7e6,
             flaw_size=10e-9,
             weibull_modulus=5.0,
@@ -46,6 +47,8 @@ LIBRARY: dict[str, Material] = {
                 "nu": "Shenoy et al. 2010, J. Power Sources 195, 6825 (0.22 → 0.28 with x)",
                 "expansion": "Obrovac & Krause 2007, J. Electrochem. Soc. 154, A103: "
                 "ΔV/V0 ≈ +280 % at Li15Si4, linear in x",
+                "c_max": "Obrovac & Christensen 2004 / Obrovac & Chevrier 2014: Li15Si4, per "
+                "reference Si volume (3.65e5 for Li22Si5); with ΔV/V0 = 2.8, Ω = 9.0e-6 m3/mol",
                 "K_IC": "Pharr et al. 2013 (0.5–0.8 MPa√m for LixSi); c-Si 0.7–1.0 (Hopcroft 2010)",
                 "flaw_size": "assumed: 10 nm surface flaw in nano-Si",
                 "weibull_modulus": _ASSUMED_M,
@@ -61,18 +64,21 @@ LIBRARY: dict[str, Material] = {
             E=160e9,
             nu=0.22,
             expansion=TabulatedExpansion(theta=[0.0, 1.0], volume_change_table=[0.0, 2.8]),
+            c_max=3.11e5,
             K_IC=0.9e6,
             flaw_size=10e-9,
             sources={
                 "E": "Hopcroft et al. 2010, J. MEMS 19, 229 (130–188 GPa by direction)",
                 "nu": "Hopcroft et al. 2010",
                 "expansion": "Obrovac & Krause 2007 (+280 % at Li15Si4)",
+                "c_max": "Obrovac & Christensen 2004 (Li15Si4, per reference Si volume)",
                 "K_IC": "0.7–1.0 MPa√m (physics.md, c-Si)",
                 "flaw_size": "assumed: 10 nm",
             },
         ),
         Material(
             name="Li6PS5Cl",
+            electrolyte=True,
             description="argyrodite sulfide electrolyte",
             E=24e9,
             nu=0.30,
@@ -96,6 +102,7 @@ LIBRARY: dict[str, Material] = {
         ),
         Material(
             name="Li3PS4",
+            electrolyte=True,
             description="glassy Li3PS4 (75Li2S·25P2S5)",
             E=22e9,
             nu=0.30,
@@ -118,6 +125,7 @@ LIBRARY: dict[str, Material] = {
         ),
         Material(
             name="LLZTO",
+            electrolyte=True,
             description="Ta-doped Li7La3Zr2O12 garnet, 98 % dense",
             E=158.5e9,
             nu=0.26,
@@ -142,6 +150,7 @@ LIBRARY: dict[str, Material] = {
         ),
         Material(
             name="LiPON",
+            electrolyte=True,
             description="amorphous lithium phosphorus oxynitride thin-film electrolyte",
             E=77e9,
             nu=0.25,

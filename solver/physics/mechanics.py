@@ -6,10 +6,16 @@ Weak form: ∫ σ(u) : ε(v) dx = −Σ p_f ∫_f n·v ds over facets f carrying
 and a rigid platen (uniform u_z = w) come from ``Supports`` (solver/physics/supports.py).
 Without Dirichlet conditions the six rigid-body modes are removed from the solution.
 
-The moduli and β are cell-wise (DG0) fields set from each region's material at the current
-Li fraction θ. Platen loading is solved by superposition (the problem is linear): u = u_θ + w
-u_1, with u_θ the swelling response at w = 0 and u_1 the response to w = 1 (m) without
-swelling; the platen position w then follows from the loading law.
+The Li fraction θ is a P1 field ``theta`` on the whole mesh (only its values on the vertices of
+active-material cells are used). β is a DG1 field: in each cell of an active material the nodal
+interpolant of β(θ) (exact for the ``linear`` law), 0 elsewhere. The moduli are cell-wise (DG0)
+from each region's material at the cell-mean θ (θ = 0 for materials that host no lithium).
+``solve(soc)`` sets θ = SOC uniformly in the active materials (model ``uniform-small``);
+``solve_current()`` uses θ as set by the caller (model ``transport-small``).
+
+Platen loading is solved by superposition (the problem is linear): u = u_θ + w u_1, with u_θ
+the swelling response at w = 0 and u_1 the response to w = 1 (m) without swelling; the platen
+position w then follows from the loading law.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from meshes.bundle import MeshBundle
 from solver.case import SolverSettings
 from solver.errors import SolverError
 from solver.materials import Material
+from solver.physics.regions import region_dofs
 from solver.physics.supports import Supports
 
 DEFAULT_PETSC_OPTIONS: dict[str, str | int | float | bool] = {
@@ -69,7 +76,7 @@ class MechanicsState:
 
 
 class ElasticityProblem:
-    """The mechanics problem on a tagged mesh; ``solve(theta)`` updates ``u``."""
+    """The mechanics problem on a tagged mesh; ``solve(soc)`` / ``solve_current()`` update ``u``."""
 
     def __init__(
         self,
@@ -85,13 +92,25 @@ class ElasticityProblem:
         self.u = fem.Function(self.V, name="u")
         self._u_unit = fem.Function(self.V)  # response to a unit platen displacement
         dg0 = fem.FunctionSpace(mesh, ("DG", 0))
-        self.lmbda, self.mu, self.beta = (fem.Function(dg0) for _ in range(3))
+        dg1 = fem.FunctionSpace(mesh, ("DG", 1))
+        self.lmbda, self.mu = fem.Function(dg0), fem.Function(dg0)
+        self.beta = fem.Function(dg1)
+        self.theta = fem.Function(fem.FunctionSpace(mesh, ("CG", 1)), name="theta")
+        """Li fraction θ (-), P1; read on the vertices of active-material cells only."""
+        self._theta_dg0, self._theta_dg1 = fem.Function(dg0), fem.Function(dg1)
         num_local = mesh.topology.index_map(mesh.topology.dim).size_local
         self.region_cells = {
             region: bundle.cell_tags.indices[bundle.cell_tags.values == bundle.cell_names[region]]
             for region in materials
         }
         self.owned_region_cells = {r: c[c < num_local] for r, c in self.region_cells.items()}
+        dg1_per_cell = dg1.dofmap.list.array.reshape(-1, dg1.dofmap.dof_layout.num_dofs)
+        self._region_dg1_dofs = {r: dg1_per_cell[c].ravel() for r, c in self.region_cells.items()}
+        active_cells = [c for r, c in self.region_cells.items() if materials[r].active]
+        self.active_dofs = region_dofs(
+            self.theta.function_space, np.concatenate([np.empty(0, np.int32), *active_cells])
+        )
+        """Local P1 DOFs of θ on active-material cells (on any rank)."""
 
         fdim = mesh.topology.dim - 1
         self._facets = {
@@ -156,21 +175,38 @@ class ElasticityProblem:
         return 2 * self.mu * eps + self.lmbda * ufl.tr(eps) * ufl.Identity(self.mesh.geometry.dim)
 
     def set_lithiation(self, theta: float) -> None:
-        """Set θ (-) in every active material and the moduli of all materials at that θ."""
+        """Set θ (-) uniformly in every active material (0 elsewhere) and update coefficients."""
+        self.theta.x.array[:] = 0.0
+        self.theta.x.array[self.active_dofs] = theta
+        self.update_lithiation()
+
+    def update_lithiation(self) -> None:
+        """Moduli (DG0, at the cell-mean θ) and β (DG1, nodal β(θ)) of every region from θ."""
+        self._theta_dg0.interpolate(self.theta)
+        self._theta_dg1.interpolate(self.theta)
         for region, material in self.materials.items():
-            th = theta if material.active else 0.0
-            lmbda, mu = material.lame(th)
-            cells = self.region_cells[region]
-            self.lmbda.x.array[cells] = lmbda
-            self.mu.x.array[cells] = mu
-            self.beta.x.array[cells] = material.chemical_strain(th)
+            cells, dofs = self.region_cells[region], self._region_dg1_dofs[region]
+            th_cell = self._theta_dg0.x.array[cells]
+            th_node = self._theta_dg1.x.array[dofs]
+            if not material.active:
+                th_cell, th_node = 0.0 * th_cell, 0.0 * th_node
+            self.lmbda.x.array[cells], self.mu.x.array[cells] = material.lame(th_cell)
+            self.beta.x.array[dofs] = material.chemical_strain(th_node)
         for f in (self.lmbda, self.mu, self.beta):
             f.x.scatter_forward()
 
     def solve(self, theta: float) -> MechanicsState:
         """Equilibrium at uniform Li fraction ``theta`` (-) under the loading mode."""
-        tic = time.perf_counter()
         self.set_lithiation(theta)
+        return self._equilibrium()
+
+    def solve_current(self) -> MechanicsState:
+        """Equilibrium at the Li fraction field ``self.theta`` as set by the caller."""
+        self.update_lithiation()
+        return self._equilibrium()
+
+    def _equilibrium(self) -> MechanicsState:
+        tic = time.perf_counter()
         self.A.zeroEntries()
         assemble_matrix(self.A, self._a, self.bcs)  # type: ignore[arg-type]  # singledispatch
         self.A.assemble()

@@ -1,0 +1,200 @@
+"""Lithium diffusion in the active (Li-hosting) materials, galvanostatic surface flux.
+
+Unknown θ = c/c_max (-), c per reference volume (mol m-3). In the active cells Ω_a:
+
+    ∂θ/∂t + ∇·(J/c_max) = 0,   J/c_max = −D(θ) ∇θ
+
+(Fick; one-way coupling: the mechanics reads θ, the stress does not drive the flux). On the
+active surfaces S the inward flux is uniform, −J·n = j (mol m-2 s-1), and zero on every other
+boundary of Ω_a. Backward Euler, weak form
+(m³; v P1 test functions):
+
+    ∫_a (θ − θ_n) v dx + Δt ∫_a D(θ) ∇θ·∇v dx − Δt (j/c_max) ∫_S v dA = 0
+
+Discretisation: one P1 space on the whole mesh; the form is assembled over the active cells
+only and the DOFs not touched by an active cell carry θ = 0 (identity rows), so no submesh is
+needed and θ is directly the field the mechanics reads. ∫_S v dA is assembled exactly for
+flat facets without facet integrals (solver/physics/regions.py), so interior interfaces work
+in parallel without ghost cells. Summing the equations of the active DOFs gives the discrete
+mass balance ∫_a θ dx = ∫_a θ_0 dx + (j/c_max) A_S t exactly (to the solver tolerance).
+
+Each step is a Newton solve (dolfinx NewtonSolver, incremental criterion on θ): a constant D
+makes it linear and it converges in 2 iterations (the second confirms); a tabulated D(θ)
+needs a few more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import ufl
+from dolfinx import fem
+from dolfinx.fem.petsc import NonlinearProblem
+from dolfinx.nls.petsc import NewtonSolver
+from mpi4py import MPI
+from petsc4py import PETSc
+
+from meshes.bundle import MeshBundle
+from solver.case import TabulatedDiffusivity, Transport
+from solver.errors import SolverError
+from solver.materials import Material
+from solver.physics.regions import region_dofs, surface_load
+
+FARADAY = 96485.33212  # C mol-1
+
+DEFAULT_PETSC_OPTIONS: dict[str, str | int | float | bool] = {
+    "ksp_type": "gmres",
+    "ksp_rtol": 1.0e-12,
+    "ksp_atol": 1.0e-30,
+    "ksp_max_it": 1000,
+    "pc_type": "gamg",
+}
+"""GMRES (the Jacobian is non-symmetric for D(θ)) + algebraic multigrid."""
+
+NEWTON_RTOL = 1.0e-9  # ‖δθ_k‖ / ‖δθ_1‖
+NEWTON_ATOL = 1.0e-12  # ‖δθ‖ (-): a step that changes nothing
+NEWTON_MAX_IT = 25
+
+
+def piecewise_linear(x: ufl.core.expr.Expr, xs: list[float], ys: list[float]) -> ufl.core.expr.Expr:
+    """UFL interpolant through (xs, ys), constant beyond the first and last point."""
+    expr: ufl.core.expr.Expr = ufl.as_ufl(ys[0])
+    for x0, x1, y0, y1 in zip(xs, xs[1:], ys, ys[1:], strict=False):
+        expr = ufl.conditional(ufl.ge(x, x0), y0 + (y1 - y0) / (x1 - x0) * (x - x0), expr)
+    return ufl.conditional(ufl.ge(x, xs[-1]), ys[-1], expr)
+
+
+@dataclass(frozen=True)
+class TransportStep:
+    """Newton and Krylov iterations of one accepted step."""
+
+    newton_iterations: int
+    krylov_iterations: int
+
+
+class _FluxProblem(NonlinearProblem):
+    """The residual of the form minus the surface-flux vector Δt (j/c_max) w."""
+
+    def __init__(
+        self, F: ufl.Form, u: fem.Function, bcs: list[fem.DirichletBCMetaClass], flux: PETSc.Vec
+    ) -> None:
+        super().__init__(F, u, bcs=bcs)
+        self.flux = flux
+        self.scale = 0.0
+
+    def F(self, x: PETSc.Vec, b: PETSc.Vec) -> None:
+        """Assemble the residual into ``b``."""
+        super().F(x, b)
+        b.axpy(-self.scale, self.flux)
+
+
+class TransportProblem:
+    """θ in the active materials, advanced by ``step(dt)``; ``theta`` is P1 on the whole mesh.
+
+    ``theta_rate`` (s-1) is dSOC/dt of the applied current (positive: lithiation): the
+    inward flux is j = theta_rate c_max V_a / A_S (mol m-2 s-1).
+    """
+
+    def __init__(
+        self,
+        bundle: MeshBundle,
+        materials: dict[str, Material],
+        settings: Transport,
+        active_surfaces: list[str],
+        theta_start: float,
+        theta_rate: float,
+    ) -> None:
+        mesh = bundle.mesh
+        self.mesh, self.comm = mesh, mesh.comm
+        active = {r: m for r, m in materials.items() if m.active}
+        host = next(iter(active.values()))
+        if any(m != host for m in active.values()):
+            raise SolverError("transport: all active regions must share one material")
+        c_max = host.max_concentration
+        if c_max is None:
+            raise SolverError(f"transport: material {host.name!r} has no c_max")
+        self.c_max = c_max
+        self.V = fem.FunctionSpace(mesh, ("CG", 1))
+        self.theta = fem.Function(self.V, name="theta")
+        self._theta_n = fem.Function(self.V)
+        tags = tuple(bundle.cell_names[r] for r in active)
+        cells = np.concatenate(
+            [bundle.cell_tags.indices[bundle.cell_tags.values == t] for t in tags]
+        )
+        self.active_dofs = region_dofs(self.V, cells)
+        num_dofs = self.V.dofmap.index_map.size_local + self.V.dofmap.index_map.num_ghosts
+        self._owned = self.active_dofs[self.active_dofs < self.V.dofmap.index_map.size_local]
+        inactive = np.setdiff1d(np.arange(num_dofs, dtype=np.int32), self.active_dofs)
+        bcs = [fem.dirichletbc(PETSc.ScalarType(0.0), inactive, self.V)]
+        self.dx = ufl.Measure("dx", domain=mesh, subdomain_data=bundle.cell_tags)(tags)
+
+        self._w = surface_load(self.V, bundle, active_surfaces)
+        self.surface_area = self._w.sum()
+        """A_S (m²): area of the active surfaces."""
+        self.volume = self._allsum(fem.assemble_scalar(fem.form(1.0 * self.dx)))
+        """V_a (m³): volume of the active materials."""
+        self.flux = theta_rate * c_max * self.volume / self.surface_area
+        """Inward Li flux j (mol m-2 s-1) on the active surfaces."""
+        self.current_density = FARADAY * self.flux
+        """i = F j (A m-2)."""
+
+        D = settings.diffusivity
+        if isinstance(D, TabulatedDiffusivity):
+            self.diffusivity: ufl.core.expr.Expr = piecewise_linear(self.theta, D.theta, D.values)
+        else:
+            self.diffusivity = fem.Constant(mesh, PETSc.ScalarType(D))
+        self._dt = fem.Constant(mesh, PETSc.ScalarType(0.0))
+        theta, v = self.theta, ufl.TestFunction(self.V)
+        F = (theta - self._theta_n) * v * self.dx
+        F += self._dt * self.diffusivity * ufl.inner(ufl.grad(theta), ufl.grad(v)) * self.dx
+        self._problem = _FluxProblem(F, theta, bcs, self._w)
+        self._flux_theta = self.flux / c_max  # m s-1
+        self.solver = NewtonSolver(self.comm, self._problem)
+        self.solver.convergence_criterion = "incremental"
+        self.solver.rtol, self.solver.atol = NEWTON_RTOL, NEWTON_ATOL
+        self.solver.max_it = NEWTON_MAX_IT
+        self.solver.error_on_nonconvergence = False
+        self.solver.report = False
+        ksp = self.solver.krylov_solver
+        ksp.setOptionsPrefix("ssbmech_transport_")
+        options = PETSc.Options()
+        for key, value in {**DEFAULT_PETSC_OPTIONS, **settings.petsc_options}.items():
+            options[f"ssbmech_transport_{key}"] = value
+        ksp.setFromOptions()
+        self.theta.x.array[self.active_dofs] = theta_start
+        self.num_dofs = self._allsum(float(self._owned.size))
+
+    def step(self, dt: float) -> TransportStep:
+        """Advance θ by ``dt`` (s) with backward Euler; raise SolverError if Newton fails."""
+        self._theta_n.x.array[:] = self.theta.x.array
+        self._dt.value = dt
+        self._problem.scale = dt * self._flux_theta
+        its, converged = self.solver.solve(self.theta)
+        ksp = self.solver.krylov_solver
+        if not converged or ksp.getConvergedReason() < 0:
+            self.theta.x.array[:] = self._theta_n.x.array
+            raise SolverError(
+                f"transport Newton solver did not converge in {its} iterations (dt {dt:g} s, "
+                f"last Krylov reason {ksp.getConvergedReason()}); use more steps or adjust "
+                "transport.petsc_options"
+            )
+        return TransportStep(int(its), int(ksp.getIterationNumber()))
+
+    def soc(self) -> float:
+        """Volume-average θ (-) over the active materials."""
+        return self._allsum(fem.assemble_scalar(fem.form(self.theta * self.dx))) / self.volume
+
+    def surface_mean(self) -> float:
+        """Area-average θ (-) over the active surfaces (exact for P1)."""
+        return float(self._w.dot(self.theta.vector)) / self.surface_area
+
+    def theta_range(self) -> tuple[float, float]:
+        """Smallest and largest nodal θ (-) in the active materials."""
+        values = self.theta.x.array[self._owned]
+        lo = self.comm.allreduce(float(values.min(initial=np.inf)), op=MPI.MIN)
+        hi = self.comm.allreduce(float(values.max(initial=-np.inf)), op=MPI.MAX)
+        return lo, hi
+
+    def _allsum(self, value: float) -> float:
+        return float(self.comm.allreduce(value, op=MPI.SUM))

@@ -1,0 +1,151 @@
+"""The time loop of the ``transport-small`` model: diffuse, solve mechanics, derive, write.
+
+Step 0 is the initial state (θ = soc_start in the active materials). Each step k ≥ 1 advances
+θ by Δt_k with the galvanostatic flux (solver/physics/transport.py), then solves elastic
+equilibrium with the eigenstrain β(θ(x)) (one-way coupling: the stress does not act back on
+the diffusion at this model level). History per step: ``soc`` is the volume-average θ of
+the active materials, ``soc_charge`` the SOC from the charge passed (they agree to the solver
+tolerance: mass balance), ``theta_min``/``theta_max`` (nodal) and ``theta_surface_mean``
+(area-average on the active surfaces).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from mpi4py import MPI
+
+from solver.case import Case, GalvanostaticLithiation, Transport
+from solver.derived import DerivedFields
+from solver.extremes import RunExtremes
+from solver.physics.mechanics import ElasticityProblem
+from solver.physics.supports import supports_for
+from solver.physics.transport import TransportProblem
+from solver.run import build_mesh, check_interfaces, peak_memory_mb
+from solver.writers import FieldWriter, HistoryWriter
+
+log = logging.getLogger("ssbmech")
+
+
+def transport_time_loop(
+    case: Case, case_path: Path, out: Path, comm: MPI.Comm, summary: dict[str, Any], t_start: float
+) -> None:
+    """Run the ``transport-small`` model of ``case`` into ``out`` (updates ``summary``)."""
+    lith, settings = case.lithiation, case.transport
+    assert isinstance(lith, GalvanostaticLithiation) and isinstance(settings, Transport)
+    log.info("case %s: building geometry and mesh", case.name)
+    bundle = build_mesh(comm, case, case_path, out / "mesh.msh")
+    if comm.rank == 0:
+        bundle.write_tag_map(out / "tags.json")
+    t_mesh = time.perf_counter()
+    materials = dict(case.materials)
+    mechanics = ElasticityProblem(bundle, materials, supports_for(case.loading), case.solver)
+    transport = TransportProblem(
+        bundle, materials, settings, case.active_surfaces, lith.soc_start, lith.theta_rate
+    )
+    check_interfaces(case, case_path, bundle)
+    derived = DerivedFields(mechanics, case.crack_risk)
+    extremes = RunExtremes()
+    stats = bundle.stats
+    summary.update(
+        dofs=mechanics.num_dofs,
+        transport_dofs=int(transport.num_dofs),
+        cells=stats.num_cells,
+        mesh={
+            "min_quality": stats.min_quality,
+            "volume_fractions_requested": stats.volume_fractions_requested,
+            "volume_fractions_achieved": stats.volume_fractions_achieved,
+            "num_particles": len(stats.particles),
+            "thicknesses_requested": stats.thicknesses_requested,
+            "thicknesses_achieved": stats.thicknesses_achieved,
+        },
+        materials={region: m.name for region, m in case.materials.items()},
+        transport={
+            "active_surfaces": case.active_surfaces,
+            "active_surface_area_m2": transport.surface_area,
+            "active_volume_m3": transport.volume,
+            "flux_mol_m2_s": transport.flux,
+            "current_density_A_m2": transport.current_density,
+        },
+    )
+    log.info(
+        "mesh: %d cells, %d DOFs (P%d) + %d transport DOFs on %d rank(s); j = %.3g mol/m²/s",
+        stats.num_cells,
+        mechanics.num_dofs,
+        case.solver.degree,
+        transport.num_dofs,
+        comm.size,
+        transport.flux,
+    )
+    fields = FieldWriter(comm, out / "fields.xdmf", derived)
+    history = HistoryWriter(comm, out / "history.csv")
+    times = lith.times()
+    solve_time, maxima = 0.0, {}
+    try:
+        for step, t in enumerate(times):
+            tic = time.perf_counter()
+            dt = t - times[step - 1] if step else 0.0
+            newton = transport.step(dt).newton_iterations if step else 0
+            mechanics.theta.interpolate(transport.theta)
+            state = mechanics.solve_current()
+            derived.update()
+            solve_time += time.perf_counter() - tic
+            particles = derived.particle_table()
+            aggregates = derived.aggregates(particles)
+            theta_min, theta_max = transport.theta_range()
+            soc = transport.soc()
+            extremes.update(derived.locate(aggregates, particles), step, soc, t)
+            row = {
+                "time_s": t,
+                "soc": soc,
+                "soc_charge": lith.soc_start + lith.theta_rate * t,
+                "stack_pressure_Pa": state.stack_pressure,
+                "stack_strain": state.top_displacement / case.geometry.stack_height,
+                **aggregates,
+                "theta_min": theta_min,
+                "theta_max": theta_max,
+                "theta_surface_mean": transport.surface_mean(),
+                "newton_iterations": newton,
+                "krylov_iterations": state.krylov_iterations,
+                "dt_s": dt,
+            }
+            history.write(row)
+            last = step == len(times) - 1
+            if step % case.output.fields_every == 0 or last:
+                fields.write(t)
+            maxima = aggregates
+            sigma1 = max(v for k, v in aggregates.items() if k.startswith("max_principal_Pa_"))
+            log.info(
+                "step %3d/%d  t %9.1f s  dt %8.2f s  SOC %.4f  θ %.3f–%.3f  Newton %d  "
+                "max σ1 %8.1f MPa",
+                step,
+                len(times) - 1,
+                t,
+                dt,
+                soc,
+                theta_min,
+                theta_max,
+                newton,
+                sigma1 / 1e6,
+            )
+            summary.update(
+                steps=step, final={**row}, extremes=extremes.as_dict(), particles=particles
+            )
+    finally:
+        fields.close()
+        history.close()
+    t_end = time.perf_counter()
+    summary.update(
+        final={**summary["final"], **maxima},
+        timings_s={
+            "mesh": t_mesh - t_start,
+            "solve": solve_time,
+            "total": t_end - t_start,
+            **{f"solve_{k}": v for k, v in mechanics.timings.items()},
+        },
+        peak_memory_mb=peak_memory_mb(comm),
+    )
+    log.info("done: %d steps in %.1f s", len(times) - 1, t_end - t_start)

@@ -33,9 +33,7 @@ def animate(run: RunData, key: str, view_name: str, out_dir: Path) -> dict[str, 
     frames = []
     for i, t in enumerate(times):
         grid = scene_grid(run, spec, t)
-        image, _ = render_map(
-            run, grid, spec, view, t, clim, field_range(run, spec, i, mask), None
-        )
+        image, _ = render_map(run, grid, spec, view, t, clim, field_range(run, spec, i, mask), None)
         frames.append(np.ascontiguousarray(image[..., :3]))
     out = Path(out_dir) / f"{spec.key}_{view.name}.gif"
     iio.imwrite(out, np.stack(frames), extension=".gif", duration=int(FRAME_S * 1000), loop=0)

@@ -48,9 +48,7 @@ def field_range(
 
 def colour_limits(run: RunData, spec: FieldSpec, mask: np.ndarray | None) -> tuple[float, float]:
     """Colour-bar limits over all written steps (symmetric about 0 for diverging fields)."""
-    ranges = [
-        field_range(run, spec, i, mask) for i in range(len(run.fields[spec.source].times))
-    ]
+    ranges = [field_range(run, spec, i, mask) for i in range(len(run.fields[spec.source].times))]
     lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
     if spec.diverging:
         m = max(abs(lo), abs(hi))

@@ -161,7 +161,7 @@ def _num(x: float) -> str:
 
 
 def label_format(lo: float, hi: float, n_labels: int = 5) -> str:
-    """printf format with the fewest decimals (≤ 6) showing ``n_labels`` ticks over [lo, hi].
+    """The printf format with the fewest decimals (≤ 6) showing ``n_labels`` ticks over [lo, hi].
 
     A tick is shown well enough when rounding moves it by less than 0.2 % of the range.
     """

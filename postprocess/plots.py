@@ -101,10 +101,10 @@ def _per_material(
     regions = [r for (quantity, r) in stats.maxima_per_step if quantity == q]
     for i, region in enumerate(regions):
         mat = run.materials.get(region, region)
-        ax.plot(x, stats.maxima_per_step[(q, region)], marker=marker, color=f"C{i}",
-                label=f"max {mat}")
-        ax.plot(x, stats.means_per_step[(q, region)], ls="--", color=f"C{i}",
-                label=f"mean {mat}")
+        ax.plot(
+            x, stats.maxima_per_step[(q, region)], marker=marker, color=f"C{i}", label=f"max {mat}"
+        )
+        ax.plot(x, stats.means_per_step[(q, region)], ls="--", color=f"C{i}", label=f"mean {mat}")
 
 
 def _strength_lines(ax: Axes, h: dict[str, np.ndarray]) -> None:
@@ -164,8 +164,15 @@ def histogram_plot(run: RunData, time: float, out_png: Path) -> Path:
             continue
         weights = volume[mask] / volume[mask].sum()
         mat = run.materials.get(region, region)
-        ax.hist(values[mask], bins=bins, weights=weights, histtype="stepfilled", alpha=0.45,
-                color=f"C{i}", label=f"{mat} ({region})")
+        ax.hist(
+            values[mask],
+            bins=bins,
+            weights=weights,
+            histtype="stepfilled",
+            alpha=0.45,
+            color=f"C{i}",
+            label=f"{mat} ({region})",
+        )
         ax.hist(values[mask], bins=bins, weights=weights, histtype="step", color=f"C{i}")
     ax.axvline(0.0, color="0.4", lw=0.8)
     ax.set_xlabel(f"{spec.label} ({spec.unit})")

@@ -23,6 +23,10 @@ import numpy as np
 import pyvista as pv
 import yaml
 
+from postprocess.errors import RenderError
+
+__all__ = ["FieldSeries", "RenderError", "RunData", "read_run"]
+
 FIELDS_XDMF = "fields.xdmf"
 TAGS_JSON = "tags.json"
 CASE_YAML = "case.resolved.yaml"
@@ -31,10 +35,6 @@ SUMMARY_JSON = "summary.json"
 
 #: Relative tolerance when matching a requested time to the written times.
 _TIME_RTOL = 1e-9
-
-
-class RenderError(Exception):
-    """A run-directory file needed for rendering is missing or invalid (the message names it)."""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from postprocess.cli_args import add_render_arguments, options_from
 from postprocess.reader import RenderError, RunData, read_run
 
 __all__ = ["RenderError", "RenderOptions", "render_run"]
@@ -66,7 +67,10 @@ def render_run(run_dir: Path, options: RenderOptions | None = None) -> list[Path
     stats = field_statistics(run)
     plots = []
     if run.history:
-        plots += [history_plot(run, stats, out / "history.png"), solver_plot(run, out / "solver.png")]
+        plots += [
+            history_plot(run, stats, out / "history.png"),
+            solver_plot(run, out / "solver.png"),
+        ]
     else:
         log.warning("%s: no history.csv rows; no history plots", run.run_dir)
     if DEFAULT_FIELD in run.fields:
@@ -120,7 +124,9 @@ def map_figures(run: RunData, opts: RenderOptions, t: float, out: Path) -> list[
     from postprocess.views import VIEWS
 
     have = available_fields(run)
-    keys = list(opts.fields) if opts.fields else [DEFAULT_FIELD if DEFAULT_FIELD in have else have[0]]
+    keys = (
+        list(opts.fields) if opts.fields else [DEFAULT_FIELD if DEFAULT_FIELD in have else have[0]]
+    )
     explicit_views = opts.views is not None
     entries = []
     for n, key in enumerate(keys):
@@ -195,7 +201,7 @@ def _animated_view(opts: RenderOptions) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry: render RUN_DIR; exit 2 with a message on stderr for bad input."""
     parser = argparse.ArgumentParser(prog="python -m postprocess.render", description=__doc__)
-    add_arguments(parser)
+    add_render_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
@@ -206,28 +212,6 @@ def main(argv: list[str] | None = None) -> int:
     for path in paths:
         log.info("wrote %s", path)
     return 0
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``render`` arguments (shared by ``ssbmech render`` and ``python -m``)."""
-    parser.add_argument("run_dir", metavar="RUN_DIR", type=Path)
-    parser.add_argument("--field", action="append", help="field to map (repeatable)")
-    parser.add_argument("--view", action="append", help="view to draw (repeatable)")
-    when = parser.add_mutually_exclusive_group()
-    when.add_argument("--step", type=int, help="history row (default: last)")
-    when.add_argument("--soc", type=float, help="the step nearest this SOC")
-    parser.add_argument("--animate", action="store_true", help="GIF over all written steps")
-
-
-def options_from(args: argparse.Namespace) -> RenderOptions:
-    """RenderOptions from parsed ``render`` arguments."""
-    return RenderOptions(
-        fields=tuple(args.field) if args.field else None,
-        views=tuple(args.view) if args.view else None,
-        step=args.step,
-        soc=args.soc,
-        animate=args.animate,
-    )
 
 
 if __name__ == "__main__":

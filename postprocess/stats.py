@@ -83,8 +83,16 @@ def field_statistics(run: RunData) -> FieldStats:
             x, y, z = (float(c) for c in centroid_um[cell])
             maxima.append(
                 Maximum(
-                    q, spec.label, spec.unit, name, run.materials.get(name, name), value,
-                    (x, y, z), step, t, soc,
+                    q,
+                    spec.label,
+                    spec.unit,
+                    name,
+                    run.materials.get(name, name),
+                    value,
+                    (x, y, z),
+                    step,
+                    t,
+                    soc,
                 )
             )
     return FieldStats(tuple(times), socs, per_max, per_mean, tuple(maxima))

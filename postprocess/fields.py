@@ -2,9 +2,10 @@
 
 A drawable field is a scalar written to ``fields.xdmf`` (``max_principal``, ``von_mises``,
 ``hydrostatic``, ``crack_risk``, ``theta``, plastic strain, interface tractions …), the
-magnitude of a vector (``u`` → |u|) or one component of a tensor (``sigma`` → ``sigma_xx`` …
-``sigma_xz``). Values are converted from SI to the display unit here (stresses Pa → MPa,
-displacement m → nm). Signed stresses get a diverging colour map centred at zero.
+magnitude of a vector (``u`` → displacement magnitude) or one component of a tensor
+(``sigma`` → ``sigma_xx`` … ``sigma_xz``). Values are converted from SI to the display unit
+here (stresses Pa → MPa, displacement m → nm). Signed stresses get a diverging colour map
+centred at zero.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ _KNOWN: dict[str, tuple[str, str, float, bool]] = {
     "hydrostatic": ("hydrostatic σ", "MPa", 1e-6, True),
     "crack_risk": ("crack risk σ1/σ_f", "–", 1.0, True),
     "theta": ("Li fraction θ", "–", 1.0, False),
-    "u": ("|u|", "nm", 1e9, False),
+    "u": ("displacement", "nm", 1e9, False),  # magnitude; VTK's text drops "|"
     "sigma": ("σ", "MPa", 1e-6, True),
     "plastic_strain": ("plastic strain", "–", 1.0, False),
     "equivalent_plastic_strain": ("equivalent plastic strain", "–", 1.0, False),

@@ -36,7 +36,7 @@ WINDOW_SIZE = (1200, 900)
 UM = 1e6
 VALUE = "value"
 #: Above this many cells, element edges would only darken the map.
-_MAX_EDGE_CELLS = 8_000
+_MAX_EDGE_CELLS = 3_000
 
 
 def plotter(shape: tuple[int, int] = (1, 1), size: tuple[int, int] = WINDOW_SIZE) -> pv.Plotter:
@@ -106,10 +106,12 @@ def draw(
     _style_scalar_bars(pl)
     step, soc = run.step_at(time)
     when = f"SOC {soc:.3g}" if soc is not None else f"t {time:.3g} s"
+    title = title or f"{run.case_name} — {spec.label}, {view.title} — {when} (step {step})"
+    width = pl.window_size[0] / pl.shape[1]
     pl.add_text(
-        title or f"{run.case_name} — {spec.label}, {view.name} — {when} (step {step})",
+        title,
         position="upper_edge",
-        font_size=14,
+        font_size=_title_size(title, width),
         color="black",
         font_file=font(),
     )
@@ -136,7 +138,7 @@ def render_map(
         scene = draw(pl, run, grid, spec, view, time, clim)
         lo, hi = step_range
         pl.add_text(
-            f"t = {time:g} s    {spec.label} from {_num(lo)} to {_num(hi)}"
+            f"t = {time:g} s    {spec.label} from {_num(lo, hi - lo)} to {_num(hi, hi - lo)}"
             f"{'' if spec.unit == '–' else ' ' + spec.unit}"
             f"    {scene.note}",
             position=(12, 10),
@@ -156,7 +158,14 @@ def font() -> str:
     return str(font_manager.findfont("DejaVu Sans"))
 
 
-def _num(x: float) -> str:
+def _title_size(title: str, width: float) -> int:
+    """Font size (≤ 14) at which ``title`` fits ``width`` px (≈ 1.4 px per point per char)."""
+    return int(max(8, min(14, width / (1.45 * max(len(title), 1)))))
+
+
+def _num(x: float, span: float) -> str:
+    """``x`` with 3 significant digits (integers from 100), 0 if negligible against ``span``."""
+    x = 0.0 if abs(x) < 1e-9 * abs(span) else x
     return f"{x:.3g}" if abs(x) < 100 else f"{x:.0f}"
 
 

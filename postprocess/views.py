@@ -47,6 +47,7 @@ class View:
     """A named view; ``regions`` says which cells it colours (None = all, for colour limits)."""
 
     name: str
+    title: str
     build: Callable[[pv.UnstructuredGrid, str, Mapping[str, int]], Scene]
     hides_matrix: bool = False
     needs: tuple[str, ...] = ()
@@ -151,11 +152,11 @@ def risk(grid: pv.UnstructuredGrid, key: str, tags: Mapping[str, int]) -> Scene:
 
 
 def _deformed(grid: pv.UnstructuredGrid, factor: float, tags: Mapping[str, int]) -> Scene:
-    warped = grid.warp_by_vector("u_um", factor=factor)
-    half = _half(warped)
+    reference = _half(grid)  # cut the reference configuration: same material section
+    half = reference.warp_by_vector("u_um", factor=factor)
     note = "deformed, true scale" if factor == 1 else f"deformed, displacement × {factor:g}"
     note += "; grey box: undeformed half"
-    return Scene([half], [*_edges_layer(half, tags), _outline(_half(grid))], note=note)
+    return Scene([half], [*_edges_layer(half, tags), _outline(reference)], note=note)
 
 
 def deformed(grid: pv.UnstructuredGrid, key: str, tags: Mapping[str, int]) -> Scene:
@@ -203,12 +204,12 @@ def cross_section(grid: pv.UnstructuredGrid, key: str, tags: Mapping[str, int]) 
 VIEWS: dict[str, View] = {
     v.name: v
     for v in (
-        View("clip", clip),
-        View("slices", slices),
-        View("particles", particles, hides_matrix=True),
-        View("risk", risk, needs=("crack_risk",)),
-        View("deformed", deformed, needs=("u",)),
-        View("deformed_exaggerated", deformed_exaggerated, needs=("u",)),
-        View("cross_section", cross_section),
+        View("clip", "half RVE", clip),
+        View("slices", "slices", slices),
+        View("particles", "particles", particles, hides_matrix=True),
+        View("risk", "where risk > 1", risk, needs=("crack_risk",)),
+        View("deformed", "deformed", deformed, needs=("u",)),
+        View("deformed_exaggerated", "deformed, exaggerated", deformed_exaggerated, needs=("u",)),
+        View("cross_section", "cross-section", cross_section),
     )
 }

@@ -2,7 +2,8 @@
 
 All frames share the colour limits of the field over all steps (:mod:`postprocess.limits`),
 so a colour means the same value in every frame. Frames are rendered off screen like the
-maps and written with imageio (Pillow GIF writer), one frame per written time, looping.
+maps and written as a looping GIF, one frame per written time, with one 256-colour palette
+for all frames (built from all of them), so equal colours stay equal from frame to frame.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import imageio.v3 as iio
 import numpy as np
+from PIL import Image
 
 from postprocess.fields import field_spec
 from postprocess.limits import colour_limits, field_range, region_mask
@@ -36,7 +37,7 @@ def animate(run: RunData, key: str, view_name: str, out_dir: Path) -> dict[str, 
         image, _ = render_map(run, grid, spec, view, t, clim, field_range(run, spec, i, mask), None)
         frames.append(np.ascontiguousarray(image[..., :3]))
     out = Path(out_dir) / f"{spec.key}_{view.name}.gif"
-    iio.imwrite(out, np.stack(frames), extension=".gif", duration=int(FRAME_S * 1000), loop=0)
+    _write_gif(frames, out)
     return {
         "file": out.name,
         "kind": "animation",
@@ -49,3 +50,15 @@ def animate(run: RunData, key: str, view_name: str, out_dir: Path) -> dict[str, 
         "regions": regions,
         "size": [int(frames[0].shape[1]), int(frames[0].shape[0])],
     }
+
+
+def _write_gif(frames: list[np.ndarray], out: Path) -> None:
+    """Quantise every frame to one shared palette (no dithering) and write a looping GIF."""
+    sample = np.concatenate([f[::4, ::2] for f in frames], axis=0)
+    palette = Image.fromarray(sample).quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    images = [
+        Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in frames
+    ]
+    images[0].save(
+        out, save_all=True, append_images=images[1:], duration=int(FRAME_S * 1000), loop=0
+    )

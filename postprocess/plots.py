@@ -14,14 +14,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from postprocess.reader import RenderError, RunData
-from postprocess.stats import FieldStats
+from postprocess.errors import RenderError
+
+if TYPE_CHECKING:  # no PyVista import for sweep_plot users (they may have DOLFINx loaded)
+    from postprocess.reader import RunData
+    from postprocess.stats import FieldStats
 
 _MPA = 1e-6
 _PREFIX = "max_principal_Pa_"

@@ -23,6 +23,10 @@ import numpy as np
 import pyvista as pv
 import yaml
 
+from postprocess.errors import RenderError
+
+__all__ = ["FieldSeries", "RenderError", "RunData", "read_run"]
+
 FIELDS_XDMF = "fields.xdmf"
 TAGS_JSON = "tags.json"
 CASE_YAML = "case.resolved.yaml"
@@ -31,10 +35,6 @@ SUMMARY_JSON = "summary.json"
 
 #: Relative tolerance when matching a requested time to the written times.
 _TIME_RTOL = 1e-9
-
-
-class RenderError(Exception):
-    """A run-directory file needed for rendering is missing or invalid (the message names it)."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,41 @@ class RunData:
     def _field_step(self, time: float) -> int:
         longest = max(self.fields.values(), key=lambda s: len(s.times))
         return longest.index_at(time) or 0
+
+    def read_field(self, name: str, index: int) -> np.ndarray:
+        """Values (SI) of field ``name`` at its ``index``-th written time, as stored."""
+        series = self.fields[name]
+        try:
+            with _open_h5(self._h5_path) as h5:
+                return np.asarray(h5[series.datasets[index]])
+        except (OSError, KeyError) as exc:
+            raise RenderError(f"{self._h5_path}: cannot read {name!r}: {exc}") from exc
+
+    def field_width(self, name: str) -> int:
+        """Components per row of field ``name`` (1 scalar, 3 vector, 9 tensor)."""
+        try:
+            with _open_h5(self._h5_path) as h5:
+                shape = h5[self.fields[name].datasets[0]].shape
+        except (OSError, KeyError) as exc:
+            raise RenderError(f"{self._h5_path}: cannot read {name!r}: {exc}") from exc
+        return int(shape[1]) if len(shape) == 2 else 1
+
+    def cell_regions(self) -> np.ndarray | None:
+        """Integer region tag per cell (None if the run wrote no ``region`` field)."""
+        if "region" not in self.fields:
+            return None
+        return np.rint(self.read_field("region", 0)).astype(np.int32).reshape(-1)
+
+    def mesh_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(tetrahedra N×4 vertex indices, vertex coordinates M×3 in m)."""
+        try:
+            with _open_h5(self._h5_path) as h5:
+                return (
+                    np.asarray(h5[self._topology], dtype=np.int64),
+                    np.asarray(h5[self._geometry], dtype=np.float64),
+                )
+        except (OSError, KeyError) as exc:
+            raise RenderError(f"{self._h5_path}: cannot read the mesh: {exc}") from exc
 
     def grid_at(self, time: float | None = None) -> pv.UnstructuredGrid:
         """Mesh with every field at ``time`` (s; default the last), as point/cell data.

@@ -1,4 +1,4 @@
-"""``ssbmech`` command line: check, mesh, run, render, sweep.
+"""``ssbmech`` command line: check, mesh, run, render, compare, view, sweep.
 
 Exit codes: 0 success, 2 bad input, 3 solver failure, 1 anything else. Heavy libraries
 (DOLFINx, PETSc, PyVista) are imported only by the subcommand that needs them, so ``render``
@@ -43,8 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     p = case_command("run", "run a case (works under mpirun -n N)")
     p.add_argument("--out", type=Path, help="run directory (default runs/<case name>)")
     p.add_argument("--force", action="store_true", help="replace an existing run directory")
-    p = sub.add_parser("render", help="images, plots and report.html into RUN_DIR/figures")
-    p.add_argument("run_dir", type=Path)
+    from postprocess.cli_args import add_postprocess_commands
+
+    add_postprocess_commands(sub)
     p = sub.add_parser("sweep", help="run the cases of a sweep file one by one into sweep.csv")
     p.add_argument("sweep", type=Path, help="sweep file (YAML; see solver/sweep.py)")
     p.add_argument("--out", type=Path, help="sweep directory (default runs/<sweep file name>)")
@@ -79,11 +80,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.command == "render":
-        from postprocess.render import RenderError, render_run
+    if args.command in ("render", "compare", "view"):
+        from postprocess.cli_args import RenderError, run_postprocess_command
 
         try:
-            for path in render_run(args.run_dir):
+            for path in run_postprocess_command(args):
                 log.info("wrote %s", path)
         except RenderError as exc:
             raise CaseError(str(exc)) from None

@@ -15,6 +15,7 @@ from mpi4py import MPI
 
 from solver.crack_risk import strength_index
 from solver.physics.mechanics import ElasticityProblem
+from solver.physics.periodic import PeriodicElasticityProblem
 
 SCALAR_FIELDS = ("von_mises", "hydrostatic", "max_principal", "crack_risk")
 
@@ -22,7 +23,7 @@ SCALAR_FIELDS = ("von_mises", "hydrostatic", "max_principal", "crack_risk")
 class DerivedFields:
     """Owns the output functions ``theta``, ``sigma`` and the scalar fields above."""
 
-    def __init__(self, problem: ElasticityProblem) -> None:
+    def __init__(self, problem: ElasticityProblem | PeriodicElasticityProblem) -> None:
         self.problem = problem
         mesh = problem.mesh
         dg0 = fem.FunctionSpace(mesh, ("DG", 0))

@@ -25,6 +25,7 @@ from solver import __version__
 from solver.case import Case, dump_resolved, geometry_error
 from solver.derived import DerivedFields
 from solver.physics.mechanics import ElasticityProblem
+from solver.physics.periodic import PeriodicElasticityProblem
 from solver.physics.supports import supports_for
 from solver.rundir import create_run_dir
 from solver.writers import FieldWriter, HistoryWriter, write_json
@@ -91,9 +92,12 @@ def _time_loop(
     if comm.rank == 0:
         bundle.write_tag_map(out / "tags.json")
     t_mesh = time.perf_counter()
-    problem = ElasticityProblem(
-        bundle, dict(case.materials), supports_for(case.loading), case.solver
-    )
+    materials = dict(case.materials)
+    problem: ElasticityProblem | PeriodicElasticityProblem
+    if case.geometry.periodic:
+        problem = PeriodicElasticityProblem(bundle, materials, case.loading, case.solver)
+    else:
+        problem = ElasticityProblem(bundle, materials, supports_for(case.loading), case.solver)
     derived = DerivedFields(problem)
     stats = bundle.stats
     summary.update(

@@ -45,9 +45,7 @@ def test_periodic_packing_keeps_the_gap_to_images(packer: str) -> None:
     for face_distance in (c, BOX - c):  # cut faces of the images are no slivers
         assert np.all(np.abs(face_distance - r[:, None]) >= GAP * (1 - 1e-9))
     # the cell holds full spheres: the fraction is within half the smallest particle
-    assert abs(full_fraction(particles) - fraction) <= 0.5 * sphere_volume(r.max()) / np.prod(
-        BOX
-    )
+    assert abs(full_fraction(particles) - fraction) <= 0.5 * sphere_volume(r.max()) / np.prod(BOX)
 
 
 def test_explicit_periodic_overlap_through_a_face() -> None:

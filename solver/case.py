@@ -95,6 +95,9 @@ class Loading(_Frozen):
     - ``spring``: rigid platen on a fixture of areal stiffness ``spring_stiffness``
       (N/m per m² of cell, i.e. Pa/m), preloaded to ``stack_pressure``.
     - ``free``: no supports (rigid-body modes removed); required without a matrix box.
+
+    With ``placement: periodic`` the modes act on the macroscopic strain of the periodic cell
+    instead of faces (see ``solver.physics.periodic``).
     """
 
     mode: Literal["pressure", "fixed_gap", "spring", "free"] = "pressure"

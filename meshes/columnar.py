@@ -75,6 +75,11 @@ class ColumnarSpec(BaseModel):
         return {HEAD: SEPARATOR, FOOT: COLLECTOR} if COLUMNS in active else {}
 
     @property
+    def periodic(self) -> bool:
+        """False: the cell is a symmetry cell (rollers), not periodic."""
+        return False
+
+    @property
     def stack_height(self) -> float:
         """Height of the stack (m): collector + columns + separator."""
         return float(self.collector + self.height + self.separator)

@@ -11,7 +11,12 @@ Random sequential addition (RSA) in the box [0, L] (m), reproducible from ``seed
    accepted when |c_i − c_j| ≥ r_i + r_j + gap to every placed sphere and
    - ``inside``: r + gap ≤ c ≤ L − r − gap on every axis;
    - ``clipped``: 0 ≤ c ≤ L (spheres may cross faces), but every face keeps ``gap`` from
-     tangency, | |c − face| − r | ≥ gap, so no sliver caps or near-touching surfaces.
+     tangency, | |c − face| − r | ≥ gap, so no sliver caps or near-touching surfaces;
+   - ``periodic``: as ``clipped``, with distances between centres measured to the nearest
+     periodic image (minimum image: each component of c_i − c_j wrapped into [−L/2, L/2]),
+     so the gap also holds across faces. A sphere crossing a face re-enters at the opposite
+     one (``particle_rve`` adds the images), so its volume in the cell is the full sphere's.
+     The face band keeps the images' cut faces from being slivers.
 3. Placement stops when the sphere volume inside the box reaches φ L³; the last sphere is kept
    only if that brings the fraction closer to φ, so |φ_achieved − φ| ≤ ½ V_last / L³.
 
@@ -61,6 +66,18 @@ def lognormal_radii(rng: np.random.Generator, mean: float, std: float, n: int) -
 def mean_sphere_volume(mean: float, std: float) -> float:
     """Expected sphere volume (m3) for log-normal radii: (4/3)π a³ (1 + s²/a²)³."""
     return float(sphere_volume(mean)) * (1 + (std / mean) ** 2) ** 3
+
+
+def min_image(diff: np.ndarray, box: np.ndarray, periodic: bool) -> np.ndarray:
+    """Centre differences (m) wrapped to the nearest periodic image when ``periodic``."""
+    return diff - box * np.round(diff / box) if periodic else diff
+
+
+def volume_in_cell(center: np.ndarray, radius: float, box: np.ndarray, placement: str) -> float:
+    """Volume (m3) a sphere adds to the cell: the full sphere when periodic, else in the box."""
+    if placement == "periodic":
+        return float(sphere_volume(radius))
+    return volume_in_box(center, radius, box)
 
 
 def _quadrant_area(rho: np.ndarray, x: float, y: float) -> np.ndarray:
@@ -115,7 +132,10 @@ def _fmt(v: np.ndarray) -> str:
 
 
 def check_explicit(spec: ExplicitParticles, box: np.ndarray) -> list[Particle]:
-    """Validate an explicit particle list: no overlaps, fits the box, inside unless clipped."""
+    """Validate an explicit particle list: no overlaps, fits the box, inside unless clipped.
+
+    Periodic placement: centres in the box, overlaps checked against the nearest images.
+    """
     box = np.asarray(box, dtype=float)
     centers = np.array([p.center for p in spec.items], dtype=float)
     radii = np.array([p.radius for p in spec.items], dtype=float)
@@ -132,20 +152,23 @@ def check_explicit(spec: ExplicitParticles, box: np.ndarray) -> list[Particle]:
                 f"particle {i} (centre {_fmt(c)} m, radius {r:g} m) is not fully inside the "
                 f"box 0…{_fmt(box)} m; move it or use placement: clipped",
             )
-        if spec.placement == "clipped" and (np.any(c < 0) or np.any(c > box)):
+        if spec.placement != "inside" and (np.any(c < 0) or np.any(c > box)):
             raise GeometryError(
                 f"particles.items.{i}.center",
                 f"particle {i} has its centre {c.tolist()} m outside the box "
-                f"[0, {box.tolist()}] m; with placement: clipped the centre must lie in the box",
+                f"[0, {box.tolist()}] m; with placement: {spec.placement} the centre must lie "
+                "in the box",
             )
-    dist = np.linalg.norm(centers[:, None] - centers[None], axis=2)
+    periodic = spec.placement == "periodic"
+    dist = np.linalg.norm(min_image(centers[:, None] - centers[None], box, periodic), axis=2)
     clash = np.argwhere(np.triu(dist < radii[:, None] + radii[None], k=1))
     if clash.size:
         i, j = (int(k) for k in clash[0])
         raise GeometryError(
             f"particles.items.{j}",
             f"particles {i} and {j} overlap (centre distance {dist[i, j]:g} m < sum of radii "
-            f"{radii[i] + radii[j]:g} m); particles must not overlap",
+            f"{radii[i] + radii[j]:g} m); particles must not overlap"
+            + (" (nor the periodic images of each other)" if periodic else ""),
         )
     return [
         Particle((float(c[0]), float(c[1]), float(c[2])), float(r))
@@ -185,7 +208,8 @@ def _find_room(
             ok &= np.all(np.abs(cand - radius) >= gap, axis=1)
             ok &= np.all(np.abs(box - cand - radius) >= gap, axis=1)
         if radii.size:
-            d2 = np.sum((cand[:, None, :] - centers[None]) ** 2, axis=2)
+            diff = min_image(cand[:, None, :] - centers[None], box, spec.placement == "periodic")
+            d2 = np.sum(diff**2, axis=2)
             ok &= np.all(d2 >= (radii + radius + gap) ** 2, axis=1)
         hit = np.flatnonzero(ok)
         if hit.size:
@@ -193,15 +217,21 @@ def _find_room(
     return None
 
 
+_MARGIN_TEXT = {"inside": " plus 2 min_gap", "periodic": " plus min_gap"}
+
+
 def check_fits(spec: RandomParticles, box: np.ndarray) -> None:
-    """GeometryError unless a particle of the mean radius (+ gaps when inside) fits the box."""
-    margin = spec.min_gap if spec.placement == "inside" else 0.0
+    """GeometryError unless a particle of the mean radius (+ gaps when inside) fits the box.
+
+    Periodic: a sphere must keep the gap from its own image, 2 r + gap < L.
+    """
+    margin = {"inside": spec.min_gap, "periodic": 0.5 * spec.min_gap}.get(spec.placement, 0.0)
     if 2 * (spec.radius_mean + margin) >= box.min():
         raise GeometryError(
             "particles.radius_mean",
             f"particles of mean radius {spec.radius_mean:g} m do not fit the box: the diameter"
-            f"{' plus 2 min_gap' if margin else ''} must be smaller than the smallest box side "
-            f"{box.min():g} m",
+            f"{_MARGIN_TEXT.get(spec.placement, '') if margin else ''} must be smaller than the "
+            f"smallest box side {box.min():g} m",
         )
 
 
@@ -212,7 +242,7 @@ def pack_random(spec: RandomParticles, box: np.ndarray) -> list[Particle]:
     rng = np.random.default_rng(spec.seed)
     box_volume = float(np.prod(box))
     target = spec.volume_fraction * box_volume
-    margin = spec.min_gap if spec.placement == "inside" else 0.0
+    margin = {"inside": spec.min_gap, "periodic": 0.5 * spec.min_gap}.get(spec.placement, 0.0)
     centers = np.empty((0, 3))
     radii = np.empty(0)
     volume = 0.0
@@ -240,7 +270,7 @@ def pack_random(spec: RandomParticles, box: np.ndarray) -> list[Particle]:
                     f"{volume / box_volume:.4f} (target {spec.volume_fraction}); raise "
                     "max_particles or use larger particles",
                 )
-            v = volume_in_box(center, float(r), box)
+            v = volume_in_cell(center, float(r), box, spec.placement)
             if volume + v >= target:
                 done = True
                 if volume + v - target > target - volume:

@@ -10,8 +10,12 @@ in metres.
 ``build`` (rank 0 does all Gmsh work): box and spheres are fragmented (OpenCASCADE) so the
 interfaces are conforming; with ``clipped`` placement the sphere parts outside the box are
 removed, and their flat faces on the box belong to the box-face groups. Particles may carry a
-``shell`` (core–shell Si@C; with a void: yolk–shell, see ``Shell``). Physical-group tags are
-1, 2, … in this fixed order (absent groups are skipped, the rest keep the order):
+``shell`` (core–shell Si@C; with a void: yolk–shell, see ``Shell``). With ``periodic``
+placement every sphere crossing a face gets its periodic images (translated by ±L along the
+axes it crosses: up to 7 at a corner), so the parts cut off at one face re-enter at the
+opposite one; the cell then holds the full sphere volumes, and the surface mesh of every max
+face is the translated mesh of its min face (``gmsh.model.mesh.setPeriodic``). Physical-group
+tags are 1, 2, … in this fixed order (absent groups are skipped, the rest keep the order):
 cells ``particles`` (the Si), ``shell``, ``matrix``; facets ``interface`` (particle/matrix),
 ``core_shell``, ``void_surface``, ``xmin`` … ``zmax`` — or, without matrix (one free-standing
 particle), ``core_shell``, ``void_surface``, ``particle_surface``. Mesh size h(d)
@@ -69,6 +73,8 @@ FACE_TOLERANCE = 1e-6  # a surface lies on a box face within this fraction of th
 CONTACT_DEPTH = 0.3  # a yolk sinks this fraction of the shell thickness into its shell
 
 PositiveLength = Annotated[Length, Field(gt=0)]
+Placement = Literal["inside", "clipped", "periodic"]
+"""``inside`` the box, ``clipped`` at its faces, or ``periodic`` (images across faces)."""
 
 
 class _Frozen(BaseModel):
@@ -90,7 +96,7 @@ class ExplicitParticles(_Frozen):
 
     mode: Literal["explicit"] = "explicit"
     items: list[ExplicitParticle] = Field(min_length=1)
-    placement: Literal["inside", "clipped"] = "inside"
+    placement: Placement = "inside"
     source: str = ""
 
 
@@ -116,7 +122,7 @@ class RandomParticles(_Frozen):
     radius_std: Annotated[Length, Field(ge=0)] = 0.0
     min_gap: Annotated[Length, Field(ge=0)] = 0.0
     seed: int = 0
-    placement: Literal["inside", "clipped"] = "inside"
+    placement: Placement = "inside"
     max_particles: PositiveInt = 500
 
 
@@ -178,8 +184,15 @@ class ParticleRVESpec(_Frozen):
         """Only with a matrix: a free-standing particle has no faces to support or load."""
         return self.matrix
 
+    @property
+    def periodic(self) -> bool:
+        """Periodic cell: particles wrap around the faces and the mesh is periodic."""
+        return self.particles.placement == "periodic"
+
     @model_validator(mode="after")
     def _free_standing_is_one_particle(self) -> ParticleRVESpec:
+        if self.periodic and not self.matrix:
+            raise ValueError("placement 'periodic' needs the matrix (a periodic cell is filled)")
         if not self.matrix and not (
             isinstance(self.particles, ExplicitParticles) and len(self.particles.items) == 1
         ):
@@ -258,6 +271,43 @@ def _spheres(particles: list[Particle], shell: Shell | None) -> list[tuple[str, 
     return out
 
 
+def periodic_images(particles: list[Particle], box: np.ndarray) -> list[Particle]:
+    """The particles and, for each one crossing faces, its images translated by ±L (m)."""
+    out = []
+    for p in particles:
+        c, r = np.array(p.center), p.radius
+        shifts = [
+            [0.0] + ([-size] if c[k] + r > size else []) + ([size] if c[k] - r < 0 else [])
+            for k, size in enumerate(box)
+        ]
+        for dx in shifts[0]:
+            for dy in shifts[1]:
+                for dz in shifts[2]:
+                    image = (c[0] + dx, c[1] + dy, c[2] + dz)
+                    out.append(Particle((float(image[0]), float(image[1]), float(image[2])), r))
+    return out
+
+
+def _set_periodic(box: np.ndarray, faces: dict[str, list[int]], tol: float) -> None:
+    """Tie the mesh of each max face to its min face: surfaces matched by translated bbox."""
+    import gmsh
+
+    for axis in range(3):
+        shift = np.zeros(3)
+        shift[axis] = box[axis]
+        affine = [1, 0, 0, shift[0], 0, 1, 0, shift[1], 0, 0, 1, shift[2], 0, 0, 0, 1]
+        masters = {s: np.array(gmsh.model.getBoundingBox(2, s)) for s in faces[BOX_FACES[2 * axis]]}
+        for slave in faces[BOX_FACES[2 * axis + 1]]:
+            bbox: np.ndarray = np.array(gmsh.model.getBoundingBox(2, slave)) - np.tile(shift, 2)
+            match = [m for m, mb in masters.items() if np.all(np.abs(mb - bbox) < tol)]
+            if len(match) != 1:
+                raise RuntimeError(
+                    f"periodic faces: surface {slave} on {BOX_FACES[2 * axis + 1]} has "
+                    f"{len(match)} translated matches on {BOX_FACES[2 * axis]}"
+                )
+            gmsh.model.mesh.setPeriodic(2, [slave], match, affine)
+
+
 def _build_model(spec: ParticleRVESpec, particles: list[Particle]) -> _Model:
     """Box and spheres, fragmented into conforming volumes (model units, µm).
 
@@ -269,6 +319,8 @@ def _build_model(spec: ParticleRVESpec, particles: list[Particle]) -> _Model:
 
     occ = gmsh.model.occ
     box = np.array(spec.box) / MODEL_UNIT
+    if spec.periodic:
+        particles = periodic_images(particles, np.array(spec.box))
     spheres = _spheres(particles, spec.shell)
     box_tag = occ.addBox(0, 0, 0, *box)
     # the output map lists, per input (box first), the volumes it became
@@ -327,6 +379,8 @@ def _build_model(spec: ParticleRVESpec, particles: list[Particle]) -> _Model:
             facets[name] = sorted(
                 s for s in surfaces if _flat_on(gmsh.model.getBoundingBox(2, s), axis, value, tol)
             )
+        if spec.periodic:
+            _set_periodic(box, facets, tol)
     else:
         facets[PARTICLE_SURFACE] = sorted(outer)
     return _Model(cells, facets, sorted(boundary(particle_vols)), fractions)

@@ -5,14 +5,15 @@ Random sequential addition jams near φ ≈ 0.38 for equal spheres. Collective r
 at once, overlapping, and moves them apart until no pair violates its contact distance:
 
 1. Radii: drawn as for RSA (log-normal, seeded, largest first) until their volume holds the
-   target φ L³; centres uniform in the admissible region (see ``packing`` for ``inside`` and
-   ``clipped``).
+   target φ L³; centres uniform in the admissible region (see ``packing`` for ``inside``,
+   ``clipped`` and ``periodic``).
 2. Relaxation sweep (Jacobi over a Verlet pair list): for every pair closer than
    d_ij = s (r_i + r_j) + gap (+ a margin of ``MARGIN`` r̄ so the result satisfies the gap
    strictly), both spheres move apart along the centre line by the overlap, shared in inverse
    proportion to their volumes (a lone pair is exactly separated in one sweep); then every
    centre is projected back to the admissible region (``clipped``: also out of the band
-   | |c − face| − r | < gap that would leave sliver caps). Sweeps repeat until no pair
+   | |c − face| − r | < gap that would leave sliver caps; ``periodic``: wrapped back into the
+   box first, and pairs are measured between nearest periodic images). Sweeps repeat until no pair
    overlaps; seeded jitter every ``SHAKE_EVERY`` sweeps unlocks frozen clusters. The radius
    scale s grows through ``GROWTH`` (0.8 → 1), each stage relaxed in turn: growing into place
    jams far later than relaxing the full-size overlaps at once.
@@ -30,7 +31,7 @@ import numpy as np
 
 from meshes.bundle import Particle
 from meshes.errors import GeometryError
-from meshes.packing import check_fits, draw_radii, mean_sphere_volume, volume_in_box
+from meshes.packing import check_fits, draw_radii, mean_sphere_volume, min_image, volume_in_cell
 
 if TYPE_CHECKING:
     from meshes.particle_rve import RandomParticles
@@ -52,10 +53,12 @@ def _bounds(radii: np.ndarray, box: np.ndarray, spec: RandomParticles) -> np.nda
 
 def _project(c: np.ndarray, radii: np.ndarray, box: np.ndarray, spec: RandomParticles) -> None:
     """Move centres (in place) into the admissible region."""
+    if spec.placement == "periodic":
+        np.mod(c, box, out=c)
     lo = _bounds(radii, box, spec)
     np.clip(c, lo, box - lo, out=c)
     gap = spec.min_gap
-    if spec.placement == "clipped" and gap > 0:
+    if spec.placement != "inside" and gap > 0:
         r = radii[:, None]
         for dist, sign in ((c, 1.0), (box - c, -1.0)):  # distance to the low / high faces
             band = np.abs(dist - r) < gap
@@ -63,9 +66,11 @@ def _project(c: np.ndarray, radii: np.ndarray, box: np.ndarray, spec: RandomPart
             c += np.where(band, sign * (target - dist), 0.0)
 
 
-def _pairs(c: np.ndarray, cutoff: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Index pairs i < j whose centres are closer than ``cutoff[i, j]`` (m)."""
-    diff = c[:, None] - c[None]
+def _pairs(
+    c: np.ndarray, cutoff: np.ndarray, box: np.ndarray, periodic: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs i < j whose centres (or nearest images) are closer than ``cutoff[i, j]`` (m)."""
+    diff = min_image(c[:, None] - c[None], box, periodic)
     dist2 = np.einsum("ijk,ijk->ij", diff, diff)
     i, j = np.nonzero(np.triu(dist2 < cutoff**2, k=1))
     return i, j
@@ -88,11 +93,12 @@ def _relax(
     moved = np.full(c.shape[0], np.inf)
     anchor = c.copy()
     i = j = np.empty(0, dtype=int)
+    periodic = spec.placement == "periodic"
     for sweep in range(MAX_SWEEPS):
         if moved.max() > 0.5 * skin:
-            i, j = _pairs(c, need_all + skin)
+            i, j = _pairs(c, need_all + skin, box, periodic)
             anchor[:] = c
-        diff = c[i] - c[j]
+        diff = min_image(c[i] - c[j], box, periodic)
         dist = np.sqrt(np.einsum("ij,ij->i", diff, diff))
         need = need_all[i, j]
         if np.all(dist >= need):
@@ -108,7 +114,7 @@ def _relax(
             stuck = np.unique(np.concatenate([i[overlap > 0], j[overlap > 0]]))
             c[stuck] += rng.normal(0.0, SHAKE * rbar, size=(stuck.size, 3))
         _project(c, r, box, spec)
-        moved = np.linalg.norm(c - anchor, axis=1)
+        moved = np.linalg.norm(min_image(c - anchor, box, periodic), axis=1)
     return False
 
 
@@ -142,7 +148,10 @@ def pack_dense(spec: RandomParticles, box: np.ndarray) -> list[Particle]:
                 f"{spec.volume_fraction} still overlap after {MAX_SWEEPS} relaxation sweeps; use "
                 "a lower fraction, a smaller min_gap, smaller particles or a larger box",
             )
-        volume = sum(volume_in_box(c, float(r), box) for c, r in zip(centers, radii, strict=True))
+        volume = sum(
+            volume_in_cell(c, float(r), box, spec.placement)
+            for c, r in zip(centers, radii, strict=True)
+        )
         if target - volume <= half_particle:
             break
     else:

@@ -126,6 +126,11 @@ class ThinFilmSpec(_Frozen):
         return out
 
     @property
+    def periodic(self) -> bool:
+        """False: laterally the stack is infinite by symmetry (rollers), not periodic."""
+        return False
+
+    @property
     def stack_height(self) -> float:
         """Height of the stack (m): the sum of the layer thicknesses."""
         return float(sum(layer.thickness for layer in self.layers))

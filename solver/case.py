@@ -197,6 +197,9 @@ class Loading(_Frozen):
       (N/m per m² of cell, i.e. Pa/m), preloaded to ``stack_pressure``.
     - ``free``: no supports (rigid-body modes removed), e.g. a free film/substrate bilayer
       that bends; required for a geometry without box faces (particle without matrix).
+
+    With ``placement: periodic`` the modes act on the macroscopic strain of the periodic cell
+    instead of faces (see ``solver.physics.periodic``).
     """
 
     mode: Literal["pressure", "fixed_gap", "spring", "free"] = "pressure"
@@ -299,6 +302,11 @@ class Case(_Frozen):
             return
         if self.transport is None:
             raise ValueError("model 'transport-small' needs a transport section (diffusivity, …)")
+        if self.geometry.periodic:
+            raise ValueError(
+                "model 'transport-small' does not support placement 'periodic' yet; use "
+                "'inside' or 'clipped'"
+            )
         if mode != "galvanostatic":
             raise ValueError(
                 f"model 'transport-small' takes lithiation.mode 'galvanostatic', not {mode!r}"

@@ -32,6 +32,7 @@ from solver.extremes import Candidate, global_extremes, is_minimum
 from solver.interface_facets import InterfaceFacets, facet_stress_expression
 from solver.materials import Material
 from solver.physics.mechanics import ElasticityProblem
+from solver.physics.periodic import PeriodicElasticityProblem
 
 Array = npt.NDArray[np.float64]
 
@@ -64,7 +65,11 @@ class DerivedFields:
     Computes the history aggregates, the located extremes and the per-particle measures.
     """
 
-    def __init__(self, problem: ElasticityProblem, crack_risk: CrackRisk | None = None) -> None:
+    def __init__(
+        self,
+        problem: ElasticityProblem | PeriodicElasticityProblem,
+        crack_risk: CrackRisk | None = None,
+    ) -> None:
         self.problem = problem
         mesh = problem.mesh
         dg0 = fem.FunctionSpace(mesh, ("DG", 0))

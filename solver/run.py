@@ -29,6 +29,7 @@ from solver.derived import DerivedFields
 from solver.errors import CaseError
 from solver.extremes import RunExtremes
 from solver.physics.mechanics import ElasticityProblem
+from solver.physics.periodic import PeriodicElasticityProblem
 from solver.physics.supports import supports_for
 from solver.rundir import create_run_dir
 from solver.writers import FieldWriter, HistoryWriter, write_json
@@ -110,9 +111,12 @@ def _time_loop(
     if comm.rank == 0:
         bundle.write_tag_map(out / "tags.json")
     t_mesh = time.perf_counter()
-    problem = ElasticityProblem(
-        bundle, dict(case.materials), supports_for(case.loading), case.solver
-    )
+    materials = dict(case.materials)
+    problem: ElasticityProblem | PeriodicElasticityProblem
+    if case.geometry.periodic:
+        problem = PeriodicElasticityProblem(bundle, materials, case.loading, case.solver)
+    else:
+        problem = ElasticityProblem(bundle, materials, supports_for(case.loading), case.solver)
     check_interfaces(case, case_path, bundle)
     derived = DerivedFields(problem, case.crack_risk)
     extremes = RunExtremes()

@@ -20,7 +20,7 @@ symmetry planes (rollers), so the cell stands for an infinite array.
   ``diameter_std``), all from ``seed`` (numpy's default generator). The walls are mirror
   planes, so a column's image across a wall is its neighbour there: every gap between two
   columns and between a column and its image must stay > 0, otherwise GeometryError names
-  ``jitter`` (overlap at the nominal diameters; jitter ≤ 0.5 never overlaps) or
+  ``jitter`` (overlap at the nominal diameters; jitter ≤ 0.5 never overlaps if taper ≤ 1) or
   ``diameter_std`` (overlap only with the drawn diameters).
 
 ``taper``: the top diameter as a fraction of the base diameter (a truncated cone; gaps are
@@ -247,8 +247,8 @@ def layout(spec: ColumnarSpec) -> list[Column]:
     if gap <= 0:
         raise GeometryError(
             "jitter",
-            f"{where} overlap after the jitter (gap {gap:.3g} m, must be > 0); use jitter ≤ 0.5 "
-            "(never overlaps) or another seed",
+            f"{where} overlap after the jitter (gap {gap:.3g} m, must be > 0); reduce jitter "
+            "(≤ 0.5 never overlaps if taper ≤ 1) or use another seed",
         )
     if diameters.min() <= 0:
         raise GeometryError(

@@ -160,7 +160,8 @@ def assert_histories_match(serial: dict[str, np.ndarray], parallel: dict[str, np
     """Every history column of a parallel run equals the serial one (Krylov counts aside)."""
     assert set(parallel) == set(serial)
     # absolute tolerances at 1e-7 of each quantity's scale (the solver's rtol is 1e-10):
-    # stresses on the largest stress, crack risks on that stress over the strength
+    # stresses on the largest stress, crack risks on that stress over the strength, yield and
+    # crushing indices (σ_vm/σ_Y, −σ_h/H) on that stress over σ_Y (≤ H), probabilities on 1
     stress = max(np.abs(v).max() for k, v in serial.items() if "_Pa" in k)
     for key in set(serial) - {"krylov_iterations"}:
         scale = np.abs(serial[key]).max()
@@ -170,6 +171,12 @@ def assert_histories_match(serial: dict[str, np.ndarray], parallel: dict[str, np
             strength = LIBRARY[key.removeprefix("max_crack_risk_")].fracture_strength
             assert strength is not None
             scale = stress / strength
+        elif key.startswith(("max_yield_index_", "max_crush_index_")):
+            crush_yield = LIBRARY[key.split("_index_")[1]].crush_yield
+            assert crush_yield is not None
+            scale = stress / crush_yield
+        elif key.startswith("failure_probability_"):
+            scale = 1.0  # a probability: absolute tolerance
         np.testing.assert_allclose(
             parallel[key], serial[key], rtol=1e-6, atol=1e-7 * scale, err_msg=key
         )

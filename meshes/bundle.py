@@ -23,7 +23,8 @@ class MeshStats:
     """Geometry and mesh statistics reported by ``ssbmech mesh`` and stored in summary.json.
 
     Volume fractions are of the named region in the box; layer thicknesses (m) of layered
-    geometries are achieved as region volume / covered area; quality is the smallest
+    geometries are achieved as region volume / covered area; other named lengths (m) of a
+    generator (e.g. a mean column diameter) go to ``dimensions_*``; quality is the smallest
     mean-ratio quality of the tetrahedra (1 = regular, → 0 degenerate).
     """
 
@@ -35,6 +36,8 @@ class MeshStats:
     particles: tuple[Particle, ...] = ()
     thicknesses_requested: dict[str, float] = field(default_factory=dict)
     thicknesses_achieved: dict[str, float] = field(default_factory=dict)
+    dimensions_requested: dict[str, float] = field(default_factory=dict)
+    dimensions_achieved: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

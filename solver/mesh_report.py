@@ -8,7 +8,7 @@ from meshes.bundle import MeshBundle
 
 
 def describe_mesh(bundle: MeshBundle) -> str:
-    """Mesh statistics: cells, vertices, P1/P2 DOFs, volume fractions, minimum quality."""
+    """Mesh statistics: cells, vertices, P1/P2 DOFs, fractions, dimensions, minimum quality."""
     s = bundle.stats
     dofs = {
         k: fem.VectorFunctionSpace(bundle.mesh, ("CG", k)).dofmap.index_map.size_global * 3
@@ -26,4 +26,7 @@ def describe_mesh(bundle: MeshBundle) -> str:
     for region, achieved in s.thicknesses_achieved.items():
         requested = s.thicknesses_requested[region]
         lines.append(f"thickness {region}: requested {requested:.4g} m, achieved {achieved:.4g} m")
+    for name, achieved in s.dimensions_achieved.items():
+        requested = s.dimensions_requested[name]
+        lines.append(f"{name}: requested {requested:.4g} m, achieved {achieved:.4g} m")
     return "\n".join(lines)

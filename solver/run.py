@@ -131,6 +131,8 @@ def _time_loop(
             "num_particles": len(stats.particles),
             "thicknesses_requested": stats.thicknesses_requested,
             "thicknesses_achieved": stats.thicknesses_achieved,
+            "dimensions_requested": stats.dimensions_requested,
+            "dimensions_achieved": stats.dimensions_achieved,
         },
         materials={region: m.name for region, m in case.materials.items()},
     )

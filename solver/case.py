@@ -334,7 +334,7 @@ class Case(_Frozen):
 
     @property
     def active_surfaces(self) -> list[str]:
-        """Facet names where the galvanostatic flux enters (model ``transport-small``).
+        """Facet names where Li enters (flux of ``transport-small``, ``voltage_shift_V``).
 
         Default: the interfaces of the Li hosts with an electrolyte (``Material.electrolyte``),
         where Li comes from; the free surfaces if there is no such interface.

@@ -33,6 +33,7 @@ from solver.interface_facets import InterfaceFacets, facet_stress_expression
 from solver.materials import Material
 from solver.physics.mechanics import ElasticityProblem
 from solver.physics.periodic import PeriodicElasticityProblem
+from solver.potential_shift import SurfaceHydrostatic, voltage_shift
 
 Array = npt.NDArray[np.float64]
 
@@ -69,6 +70,7 @@ class DerivedFields:
         self,
         problem: ElasticityProblem | PeriodicElasticityProblem,
         crack_risk: CrackRisk | None = None,
+        li_surfaces: list[str] | None = None,
     ) -> None:
         self.problem = problem
         mesh = problem.mesh
@@ -120,6 +122,21 @@ class DerivedFields:
             facets = InterfaceFacets(mesh, problem.bundle.facet_tags, tag, problem.bundle.cell_tags)
             self.interfaces[name] = (facets, strength)
         self._theta = 0.0
+        active = [r for r, m in problem.materials.items() if m.active]
+        self._host = problem.materials[active[0]] if active else None
+        surfaces = [n for n in li_surfaces or [] if n in problem.bundle.facet_names]
+        self._surface_hydrostatic = (
+            SurfaceHydrostatic(
+                mesh,
+                problem.bundle,
+                np.concatenate([problem.region_cells[r] for r in active]),
+                self.scalars["hydrostatic"],
+                surfaces,
+            )
+            if active and surfaces
+            else None
+        )
+        """Area-average σ_h on the Li-entry surfaces (host side): ``voltage_shift_V``."""
 
     def update(self) -> None:
         """Recompute all fields from the current displacement and Li fraction."""
@@ -202,6 +219,12 @@ class DerivedFields:
                 float(index.max(initial=-np.inf)), op=MPI.MAX
             )
             out[f"debonded_fraction_{name}"] = self._sum(float(areas[index > 1].sum())) / total
+        omega = None if self._host is None else self._host.partial_molar_volume(self._theta)
+        if self._surface_hydrostatic is not None and omega is not None:
+            self.scalars["hydrostatic"].x.scatter_forward()
+            mean = self._surface_hydrostatic.mean()
+            out["surface_hydrostatic_Pa"] = mean
+            out["voltage_shift_V"] = voltage_shift(omega, mean)
         table = self.particle_table() if table is None else table
         if table:
             out["max_particle_energy_index"] = max(p["energy_index"] for p in table)
@@ -239,6 +262,11 @@ class DerivedFields:
         energy = self._sum(np.bincount(ids, weights=w * vol, minlength=n))
         mean_w = energy / np.maximum(volume, 1e-300)
         r_c = cr.critical_particle_radius(gamma, mean_w)
+        hydro = self.scalars["hydrostatic"].x.array[cells]
+        mean_h = self._sum(np.bincount(ids, weights=hydro * vol, minlength=n)) / np.maximum(
+            volume, 1e-300
+        )
+        omega = material.partial_molar_volume(self._theta) or 0.0
         pf: list[float | None] = [None] * n
         if material.weibull is not None:
             sigma0, m, v0 = material.weibull
@@ -255,6 +283,8 @@ class DerivedFields:
                 "energy_index": float(self._radii[p] / r_c[p]),
                 "critical_radius_m": float(r_c[p]),
                 "failure_probability": pf[p],
+                "mean_hydrostatic_Pa": float(mean_h[p]),
+                "voltage_shift_V": voltage_shift(omega, float(mean_h[p])),
             }
             for p in range(n)
         ]

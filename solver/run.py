@@ -118,7 +118,7 @@ def _time_loop(
     else:
         problem = ElasticityProblem(bundle, materials, supports_for(case.loading), case.solver)
     check_interfaces(case, case_path, bundle)
-    derived = DerivedFields(problem, case.crack_risk)
+    derived = DerivedFields(problem, case.crack_risk, case.active_surfaces)
     extremes = RunExtremes()
     stats = bundle.stats
     summary.update(

@@ -47,7 +47,7 @@ def transport_time_loop(
         bundle, materials, settings, case.active_surfaces, lith.soc_start, lith.theta_rate
     )
     check_interfaces(case, case_path, bundle)
-    derived = DerivedFields(mechanics, case.crack_risk)
+    derived = DerivedFields(mechanics, case.crack_risk, case.active_surfaces)
     extremes = RunExtremes()
     stats = bundle.stats
     summary.update(

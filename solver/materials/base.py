@@ -70,6 +70,21 @@ class Material(BaseModel):
             )
         return self
 
+    def partial_molar_volume(self, theta: float) -> float | None:
+        """Ω = (1/c_max) d(ΔV/V0)/dθ (m3 mol-1) at ``theta``; None without c_max or expansion.
+
+        For LixSi (ΔV/V0 = 2.8 θ, c_max = 3.11e5 mol m-3): Ω = 9.0e-6 m3 mol-1 (physics.md §2).
+        """
+        c_max = self.max_concentration
+        if self.expansion is None or c_max is None:
+            return None
+        if isinstance(self.expansion, LinearExpansion):
+            return float(self.expansion.partial_molar_volume)
+        h = 1e-4
+        lo, hi = max(theta - h, 0.0), min(theta + h, 1.0)
+        slope = (self.expansion.volume_change(hi) - self.expansion.volume_change(lo)) / (hi - lo)
+        return float(slope) / c_max
+
     @property
     def max_concentration(self) -> float | None:
         """c_max (mol m-3 of reference volume): ``c_max`` or the linear expansion law's."""

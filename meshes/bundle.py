@@ -12,10 +12,12 @@ from dolfinx.mesh import Mesh
 
 @dataclass(frozen=True)
 class Particle:
-    """One spherical particle: centre (m) and radius (m)."""
+    """One spherical particle: centre (m), radius (m) and species."""
 
     center: tuple[float, float, float]
     radius: float
+    species: int = 0
+    """0: the Si (region ``particles``); 1: the second species (``second_species``)."""
 
 
 @dataclass(frozen=True)

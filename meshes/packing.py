@@ -33,6 +33,7 @@ at the kinks); relative error < 1e-7 (see tests/test_packing.py).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -220,7 +221,7 @@ def _find_room(
 _MARGIN_TEXT = {"inside": " plus 2 min_gap", "periodic": " plus min_gap"}
 
 
-def check_fits(spec: RandomParticles, box: np.ndarray) -> None:
+def check_fits(spec: RandomParticles, box: np.ndarray, key: str = "particles") -> None:
     """GeometryError unless a particle of the mean radius (+ gaps when inside) fits the box.
 
     Periodic: a sphere must keep the gap from its own image, 2 r + gap < L.
@@ -228,23 +229,35 @@ def check_fits(spec: RandomParticles, box: np.ndarray) -> None:
     margin = {"inside": spec.min_gap, "periodic": 0.5 * spec.min_gap}.get(spec.placement, 0.0)
     if 2 * (spec.radius_mean + margin) >= box.min():
         raise GeometryError(
-            "particles.radius_mean",
+            f"{key}.radius_mean",
             f"particles of mean radius {spec.radius_mean:g} m do not fit the box: the diameter"
             f"{_MARGIN_TEXT.get(spec.placement, '') if margin else ''} must be smaller than the "
             f"smallest box side {box.min():g} m",
         )
 
 
-def pack_random(spec: RandomParticles, box: np.ndarray) -> list[Particle]:
-    """Place spheres by RSA until their volume in the box reaches the target fraction."""
+def pack_random(
+    spec: RandomParticles,
+    box: np.ndarray,
+    obstacles: Sequence[Particle] = (),
+    key: str = "particles",
+    species: int = 0,
+) -> list[Particle]:
+    """Place spheres by RSA until their volume in the box reaches the target fraction.
+
+    ``obstacles``: spheres already placed (another species) that the new ones must keep
+    ``min_gap`` from; they are not returned and not counted. ``key`` names the case section in
+    errors; ``species`` labels the returned particles.
+    """
     box = np.asarray(box, dtype=float)
-    check_fits(spec, box)
+    check_fits(spec, box, key)
     rng = np.random.default_rng(spec.seed)
     box_volume = float(np.prod(box))
     target = spec.volume_fraction * box_volume
     margin = {"inside": spec.min_gap, "periodic": 0.5 * spec.min_gap}.get(spec.placement, 0.0)
-    centers = np.empty((0, 3))
-    radii = np.empty(0)
+    centers = np.array([p.center for p in obstacles], dtype=float).reshape(-1, 3)
+    radii = np.array([p.radius for p in obstacles], dtype=float)
+    fixed = radii.size
     volume = 0.0
     smallest_failed = np.inf
     skipped = 0
@@ -263,9 +276,9 @@ def pack_random(spec: RandomParticles, box: np.ndarray) -> list[Particle]:
                     break
                 continue
             skipped = 0
-            if radii.size >= spec.max_particles:
+            if radii.size - fixed >= spec.max_particles:
                 raise GeometryError(
-                    "particles.max_particles",
+                    f"{key}.max_particles",
                     f"reached max_particles = {spec.max_particles} at volume fraction "
                     f"{volume / box_volume:.4f} (target {spec.volume_fraction}); raise "
                     "max_particles or use larger particles",
@@ -280,21 +293,22 @@ def pack_random(spec: RandomParticles, box: np.ndarray) -> list[Particle]:
             volume += v
             if done:
                 break
-    if radii.size == 0 and skipped < STALL_LIMIT:
+    if radii.size == fixed and skipped < STALL_LIMIT:
         raise GeometryError(
-            "particles.radius_mean",
+            f"{key}.radius_mean",
             f"one particle of mean radius {spec.radius_mean:g} m holds more than twice the "
             f"requested volume fraction {spec.volume_fraction} of the box; use smaller "
             "particles or a larger box",
         )
     if target - volume > 0.5 * mean_sphere_volume(spec.radius_mean, spec.radius_std):
         raise GeometryError(
-            "particles.volume_fraction",
+            f"{key}.volume_fraction",
             f"random sequential addition jammed: reached volume fraction {volume / box_volume:.4f} "
-            f"with {radii.size} particles, short of the requested {spec.volume_fraction}; use a "
-            "lower fraction, a smaller min_gap, smaller particles or a larger box",
+            f"with {radii.size - fixed} particles, short of the requested "
+            f"{spec.volume_fraction}; use a lower fraction, a smaller min_gap, smaller particles "
+            "or a larger box",
         )
     return [
-        Particle((float(c[0]), float(c[1]), float(c[2])), float(r))
-        for c, r in zip(centers, radii, strict=True)
+        Particle((float(c[0]), float(c[1]), float(c[2])), float(r), species)
+        for c, r in zip(centers[fixed:], radii[fixed:], strict=True)
     ]

@@ -149,6 +149,23 @@ class Shell(_Frozen):
     void: Annotated[Length, Field(ge=0)] = 0.0
 
 
+class SecondSpecies(RandomParticles):
+    """A second, random particle species (e.g. graphite) in its own cell region ``region``.
+
+    Packed first (its own packer, fraction, radii and seed); the Si particles are then packed
+    around it, keeping ``min_gap`` of the Si spec from it. No shell; its interface with the
+    matrix is the facet group ``<region>_matrix``.
+    """
+
+    region: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")] = "graphite"
+
+    @model_validator(mode="after")
+    def _own_name(self) -> SecondSpecies:
+        if self.region in (PARTICLES, MATRIX, SHELL):
+            raise ValueError(f"region {self.region!r} is taken; name the species, e.g. graphite")
+        return self
+
+
 class ParticleRVESpec(_Frozen):
     """Geometry of a particle RVE (see module docstring)."""
 
@@ -161,12 +178,19 @@ class ParticleRVESpec(_Frozen):
         BeforeValidator(_particles_entry),
     ]
     shell: Shell | None = None
+    second_species: SecondSpecies | None = None
     mesh: MeshSize
 
     @property
     def regions(self) -> tuple[str, ...]:
         """Cell region names (the keys of the case's ``materials``): particles, shell, matrix."""
-        return (PARTICLES,) + ((SHELL,) if self.shell else ()) + ((MATRIX,) if self.matrix else ())
+        second = (self.second_species.region,) if self.second_species else ()
+        return (
+            (PARTICLES,)
+            + ((SHELL,) if self.shell else ())
+            + second
+            + ((MATRIX,) if self.matrix else ())
+        )
 
     def surfaces_of(self, active: set[str]) -> dict[str, str | None]:
         """Facet groups bounding the Si: name → region on the other side (None: free surface)."""
@@ -200,20 +224,25 @@ class ParticleRVESpec(_Frozen):
                 "a geometry without matrix is one free-standing particle: give exactly one "
                 "explicit particle (separate bodies would each need their rigid motion fixed)"
             )
+        if not self.matrix and self.second_species is not None:
+            raise ValueError("a second species needs the matrix (matrix: true)")
         return self
 
 
 def place_particles(spec: ParticleRVESpec) -> list[Particle]:
     """Particles of the spec (validated list, or seeded packing); GeometryError if impossible."""
     box = np.array(spec.box)
+    second: list[Particle] = []
     if isinstance(spec.particles, ExplicitParticles):
         particles = check_explicit(spec.particles, box)
-    elif spec.particles.packer == "rearrange":
-        particles = pack_dense(spec.particles, box)
+        if spec.second_species is not None:
+            second = _pack(spec.second_species, box, particles, "second_species", 1)
     else:
-        particles = pack_random(spec.particles, box)
+        if spec.second_species is not None:
+            second = _pack(spec.second_species, box, [], "second_species", 1)
+        particles = _pack(spec.particles, box, second, "particles", 0)
     if spec.shell is not None:
-        smallest = min(p.radius for p in particles)
+        smallest = min(p.radius for p in particles)  # the Si particles (species 0)
         core = smallest - spec.shell.thickness - spec.shell.void
         if core <= 0.2 * smallest:
             raise GeometryError(
@@ -222,7 +251,17 @@ def place_particles(spec: ParticleRVESpec) -> list[Particle]:
                 f"a core of {core:g} m in the smallest particle (radius {smallest:g} m); the "
                 "core radius must exceed 20 % of the particle radius",
             )
-    return particles
+    return particles + second
+
+
+def _pack(
+    spec: RandomParticles, box: np.ndarray, obstacles: list[Particle], key: str, species: int
+) -> list[Particle]:
+    """Random particles of one species around ``obstacles`` with the spec's packer."""
+    if spec.placement == "periodic" and obstacles:
+        raise GeometryError(f"{key}.placement", "a second species is not yet periodic")
+    packer = pack_dense if spec.packer == "rearrange" else pack_random
+    return packer(spec, box, obstacles, key=key, species=species)
 
 
 def min_mean_ratio(node_tags: np.ndarray, coords: np.ndarray, tets: np.ndarray) -> float:
@@ -251,13 +290,16 @@ def _flat_on(bbox: list[float], axis: int, value: float, tol: float) -> bool:
 
 
 def _spheres(particles: list[Particle], shell: Shell | None) -> list[tuple[str, int]]:
-    """OCC spheres (model units) per particle: (role, tag), roles outer / inner / core."""
+    """OCC spheres (model units) per particle: (role, tag), roles outer / inner / core / second."""
     import gmsh
 
     occ = gmsh.model.occ
     out: list[tuple[str, int]] = []
     for p in particles:
         c, r = np.array(p.center) / MODEL_UNIT, p.radius / MODEL_UNIT
+        if p.species == 1:
+            out.append(("second", occ.addSphere(*c, r)))
+            continue
         if shell is None:
             out.append(("core", occ.addSphere(*c, r)))
             continue
@@ -284,7 +326,8 @@ def periodic_images(particles: list[Particle], box: np.ndarray) -> list[Particle
             for dy in shifts[1]:
                 for dz in shifts[2]:
                     image = (c[0] + dx, c[1] + dy, c[2] + dz)
-                    out.append(Particle((float(image[0]), float(image[1]), float(image[2])), r))
+                    xyz = (float(image[0]), float(image[1]), float(image[2]))
+                    out.append(Particle(xyz, r, p.species))
     return out
 
 
@@ -336,6 +379,7 @@ def _build_model(spec: ParticleRVESpec, particles: list[Particle]) -> _Model:
     shell_vols = sorted(
         t for t in box_pieces - set(core_vols) - set(void_vols) if "outer" in roles.get(t, ())
     )
+    second_vols = sorted(t for t in box_pieces if roles.get(t) == {"second"})
     matrix_vols = sorted(box_pieces - set(roles)) if spec.matrix else []
     particle_vols = core_vols + shell_vols  # the composite particles
     occ.synchronize()
@@ -348,11 +392,13 @@ def _build_model(spec: ParticleRVESpec, particles: list[Particle]) -> _Model:
         return sum(occ.getMass(3, t) for t in vols) / float(np.prod(box))
 
     fractions = {PARTICLES: fraction(particle_vols + void_vols)}
+    if spec.second_species is not None:
+        fractions[spec.second_species.region] = fraction(second_vols)
     if spec.shell is not None:
         fractions.update(core=fraction(core_vols), shell=fraction(shell_vols))
         fractions.update(void=fraction(void_vols))
     void_faces = boundary(void_vols)
-    kept = set(particle_vols + matrix_vols)
+    kept = set(particle_vols + second_vols + matrix_vols)
     removed = (box_pieces | outside) - kept
     if removed:
         occ.remove([(3, t) for t in sorted(removed)], recursive=True)
@@ -363,16 +409,21 @@ def _build_model(spec: ParticleRVESpec, particles: list[Particle]) -> _Model:
     cells = {PARTICLES: core_vols}
     if shell_vols:
         cells[SHELL] = shell_vols
+    if spec.second_species is not None:
+        cells[spec.second_species.region] = second_vols
     facets: dict[str, list[int]] = {}
     if matrix_vols:
         cells[MATRIX] = matrix_vols
         facets[INTERFACE] = sorted(outer & boundary(matrix_vols))
+        if spec.second_species is not None:
+            name = f"{spec.second_species.region}_{MATRIX}"
+            facets[name] = sorted(boundary(second_vols) & boundary(matrix_vols))
     if shell_vols:
         facets[CORE_SHELL] = sorted(core_shell)
     if void_vols:
         facets[VOID_SURFACE] = sorted(void_faces & boundary(particle_vols))
     if matrix_vols:
-        surfaces = boundary(particle_vols + matrix_vols)
+        surfaces = boundary(particle_vols + second_vols + matrix_vols)
         tol = FACE_TOLERANCE * float(box.max())
         for i, name in enumerate(BOX_FACES):
             axis, value = i // 2, (0.0 if i % 2 == 0 else box[i // 2])
@@ -383,7 +434,7 @@ def _build_model(spec: ParticleRVESpec, particles: list[Particle]) -> _Model:
             _set_periodic(box, facets, tol)
     else:
         facets[PARTICLE_SURFACE] = sorted(outer)
-    return _Model(cells, facets, sorted(boundary(particle_vols)), fractions)
+    return _Model(cells, facets, sorted(boundary(particle_vols + second_vols)), fractions)
 
 
 def _add_physical_groups(model: _Model) -> dict[str, dict[str, int]]:
@@ -447,6 +498,8 @@ def _mesh_on_root(
         if isinstance(spec.particles, RandomParticles)
         else {}
     )
+    if spec.second_species is not None:
+        requested[spec.second_species.region] = spec.second_species.volume_fraction
     stats = MeshStats(
         num_cells=int(sum(len(t) for t in elem_tags)),
         num_vertices=len(node_tags),

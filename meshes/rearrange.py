@@ -25,6 +25,7 @@ If ``MAX_SWEEPS`` sweeps leave overlaps, the packing is jammed: a GeometryError 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -83,13 +84,19 @@ def _relax(
     box: np.ndarray,
     spec: RandomParticles,
     scale: float,
+    fixed: int = 0,
 ) -> bool:
-    """Separate spheres of radii ``scale`` × radii (centres moved in place); False if jammed."""
-    r = scale * radii
-    rbar = float(r.mean())
+    """Separate spheres of radii ``scale`` × radii (centres moved in place); False if jammed.
+
+    The first ``fixed`` spheres are obstacles (full size, never moved).
+    """
+    mobile = np.arange(radii.size) >= fixed
+    r = np.where(mobile, scale * radii, radii)
+    rbar = float(r[mobile].mean())
     need_all = r[:, None] + r[None] + spec.min_gap
     skin = 0.5 * rbar  # pair-list skin: rebuilt after any centre moved by half of it
     vol = r**3
+    obstacles = c[:fixed].copy()
     moved = np.full(c.shape[0], np.inf)
     anchor = c.copy()
     i = j = np.empty(0, dtype=int)
@@ -105,62 +112,77 @@ def _relax(
             return True
         overlap = np.clip(need + MARGIN * rbar - dist, 0.0, None)
         push = (overlap / np.where(dist > 0, dist, 1.0))[:, None] * diff
-        share_i = (vol[j] / (vol[i] + vol[j]))[:, None]
+        both = mobile[i] & mobile[j]
+        share_i = np.where(both, vol[j] / (vol[i] + vol[j]), mobile[i].astype(float))
+        share_j = np.where(both, 1.0 - share_i, mobile[j].astype(float))
         step = np.zeros_like(c)
-        np.add.at(step, i, share_i * push)
-        np.add.at(step, j, -(1.0 - share_i) * push)
+        np.add.at(step, i, share_i[:, None] * push)
+        np.add.at(step, j, -share_j[:, None] * push)
         c += step
         if sweep % SHAKE_EVERY == SHAKE_EVERY - 1:
             stuck = np.unique(np.concatenate([i[overlap > 0], j[overlap > 0]]))
+            stuck = stuck[mobile[stuck]]
             c[stuck] += rng.normal(0.0, SHAKE * rbar, size=(stuck.size, 3))
         _project(c, r, box, spec)
+        c[:fixed] = obstacles
         moved = np.linalg.norm(min_image(c - anchor, box, periodic), axis=1)
     return False
 
 
-def pack_dense(spec: RandomParticles, box: np.ndarray) -> list[Particle]:
-    """Seeded dense packing of ``spec`` in the box [0, box] (m) by collective rearrangement."""
+def pack_dense(
+    spec: RandomParticles,
+    box: np.ndarray,
+    obstacles: Sequence[Particle] = (),
+    key: str = "particles",
+    species: int = 0,
+) -> list[Particle]:
+    """Seeded dense packing of ``spec`` in the box [0, box] (m) by collective rearrangement.
+
+    ``obstacles``, ``key``, ``species``: as for ``packing.pack_random``.
+    """
     box = np.asarray(box, dtype=float)
-    check_fits(spec, box)
+    check_fits(spec, box, key)
     rng = np.random.default_rng(spec.seed)
     box_volume = float(np.prod(box))
     target = spec.volume_fraction * box_volume
     half_particle = 0.5 * mean_sphere_volume(spec.radius_mean, spec.radius_std)
-    radii = np.empty(0)
-    centers = np.empty((0, 3))
+    centers = np.array([p.center for p in obstacles], dtype=float).reshape(-1, 3)
+    radii = np.array([p.radius for p in obstacles], dtype=float)
+    fixed = radii.size
     volume = 0.0
     for _ in range(FILL_ROUNDS):
         new = draw_radii(rng, spec, target - volume)
         lo = _bounds(new, box, spec)
         centers = np.vstack([centers, rng.uniform(lo, box - lo)])
         radii = np.concatenate([radii, new])
-        if radii.size > spec.max_particles:
+        if radii.size - fixed > spec.max_particles:
             raise GeometryError(
-                "particles.max_particles",
+                f"{key}.max_particles",
                 f"the packing needs more than max_particles = {spec.max_particles} particles "
                 f"for volume fraction {spec.volume_fraction}; raise max_particles or use "
                 "larger particles",
             )
-        if not all(_relax(rng, centers, radii, box, spec, s) for s in GROWTH):
+        if not all(_relax(rng, centers, radii, box, spec, s, fixed) for s in GROWTH):
             raise GeometryError(
-                "particles.volume_fraction",
-                f"collective rearrangement jammed: {radii.size} particles for volume fraction "
-                f"{spec.volume_fraction} still overlap after {MAX_SWEEPS} relaxation sweeps; use "
-                "a lower fraction, a smaller min_gap, smaller particles or a larger box",
+                f"{key}.volume_fraction",
+                f"collective rearrangement jammed: {radii.size - fixed} particles for volume "
+                f"fraction {spec.volume_fraction} still overlap after {MAX_SWEEPS} relaxation "
+                "sweeps; use a lower fraction, a smaller min_gap, smaller particles or a larger "
+                "box",
             )
         volume = sum(
             volume_in_cell(c, float(r), box, spec.placement)
-            for c, r in zip(centers, radii, strict=True)
+            for c, r in zip(centers[fixed:], radii[fixed:], strict=True)
         )
         if target - volume <= half_particle:
             break
     else:
         raise GeometryError(
-            "particles.volume_fraction",
+            f"{key}.volume_fraction",
             f"collective rearrangement reached volume fraction {volume / box_volume:.4f} in the "
             f"box after {FILL_ROUNDS} rounds, short of {spec.volume_fraction}",
         )
     return [
-        Particle((float(c[0]), float(c[1]), float(c[2])), float(r))
-        for c, r in zip(centers, radii, strict=True)
+        Particle((float(c[0]), float(c[1]), float(c[2])), float(r), species)
+        for c, r in zip(centers[fixed:], radii[fixed:], strict=True)
     ]

@@ -102,7 +102,7 @@ class DerivedFields:
         # Cell volumes (m3); exact for owned cells, the only ones aggregated.
         self._cell_volume = fem.assemble_vector(fem.form(ufl.TestFunction(dg0) * ufl.dx)).array
         self._midpoints = compute_midpoints(mesh, mesh.topology.dim, np.arange(n, dtype=np.int32))
-        particles = problem.bundle.stats.particles
+        particles = [p for p in problem.bundle.stats.particles if p.species == 0]  # the Si
         self._centers = np.array([p.center for p in particles], dtype=float).reshape(-1, 3)
         self._radii = np.array([p.radius for p in particles], dtype=float)
         self._particle_of = nearest_particle(self._midpoints, self._centers, self._radii)

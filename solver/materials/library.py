@@ -185,6 +185,23 @@ LIBRARY: dict[str, Material] = {
             },
         ),
         Material(
+            name="graphite",
+            description="graphite (polycrystalline average) as a second active species; "
+            "θ = 1 at LiC6",
+            E=32.5e9,
+            E_lithiated=108.9e9,
+            nu=0.30,
+            expansion=TabulatedExpansion(theta=[0.0, 1.0], volume_change_table=[0.0, 0.10]),
+            c_max=3.1e4,
+            sources={
+                "E": "Qi et al. 2010, J. Electrochem. Soc. 157, A558 (DFT: 32.5 GPa for C6 → "
+                "108.9 GPa for LiC6, polycrystalline average)",
+                "nu": "assumed 0.30",
+                "expansion": "≈ +10 % volume at LiC6 (c-axis expansion of LiC6, Qi et al. 2010)",
+                "c_max": "LiC6: 1 Li per 6 C at 2.26 g/cm3 → 3.1e4 mol/m3",
+            },
+        ),
+        Material(
             name="Cu",
             description="copper current-collector foil (ductile: no crack risk)",
             E=120e9,

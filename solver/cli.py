@@ -1,4 +1,4 @@
-"""``ssbmech`` command line: check, mesh, run, render.
+"""``ssbmech`` command line: check, mesh, run, render, slurm.
 
 Exit codes: 0 success, 2 bad input, 3 solver failure, 1 anything else. Heavy libraries
 (DOLFINx, PETSc, PyVista) are imported only by the subcommand that needs them, so ``render``
@@ -12,7 +12,8 @@ import logging
 import sys
 from pathlib import Path
 
-from solver.errors import CaseError, SolverError
+from solver import slurm
+from solver.errors import CaseError, RunInterrupted, SolverError
 
 log = logging.getLogger("ssbmech")
 
@@ -43,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     p = case_command("run", "run a case (works under mpirun -n N)")
     p.add_argument("--out", type=Path, help="run directory (default runs/<case name>)")
     p.add_argument("--force", action="store_true", help="replace an existing run directory")
+    slurm.add_arguments(case_command("slurm", "write an sbatch script that runs a case"))
     p = sub.add_parser("render", help="images, plots and report.html into RUN_DIR/figures")
     p.add_argument("run_dir", type=Path)
     return parser
@@ -68,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     _configure_logging(args.verbose, rank)
     try:
         return _dispatch(args)
-    except (CaseError, SolverError) as exc:
+    except (CaseError, SolverError, RunInterrupted) as exc:
         if rank == 0:
             print(f"ssbmech {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -88,8 +90,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     from solver.case import check_geometry, dump_resolved, load_case
 
     case = load_case(args.case, args.overrides)
-    if args.command == "check":
+    if args.command in ("check", "slurm"):
         check_geometry(case, args.case)
+    if args.command == "slurm":
+        return slurm.slurm_command(case, args)
+    if args.command == "check":
         print(dump_resolved(case), end="")
         return 0
 

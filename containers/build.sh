@@ -8,8 +8,9 @@
 # with debootstrap from Debian's mirror. Elsewhere `docker build -f containers/Dockerfile .`
 # with the default base (debian:bookworm) is all that is needed.
 #
-# Environment: BASE_IMAGE (default localhost/debian:bookworm), DEBIAN_MIRROR, ARCHIVE (also
-# write IMAGE as a docker-archive tarball there, for `apptainer build ... docker-archive://`).
+# Environment: BASE_IMAGE (default localhost/debian:bookworm), DEBIAN_MIRROR, PIP_CERT (CA
+# bundle for pip during the build; default: the host's), ARCHIVE (also write IMAGE as a
+# docker-archive tarball there, for `apptainer build ... docker-archive://`).
 # Needs root (or podman rootless set-up) and: podman buildah debootstrap uidmap
 # fuse-overlayfs crun (Debian packages).
 set -euo pipefail
@@ -43,8 +44,13 @@ echo "build.sh: podman build $IMAGE from $BASE_IMAGE"
 SECONDS=0
 # --isolation=chroot: the default OCI runtime cannot create cgroups in some sandboxes (and it
 # does not matter for a build); --network=host: apt and pip reach their registries directly.
+# The host's CA bundle goes to pip as a build secret (needed behind TLS-intercepting proxies;
+# not stored in the image).
+secret=()
+ca=${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}
+[[ -s $ca ]] && secret=(--secret "id=pip_cert,src=$ca")
 podman build --isolation=chroot --network=host --build-arg "BASE_IMAGE=$BASE_IMAGE" \
-  -t "$IMAGE" -f containers/Dockerfile .
+  "${secret[@]}" -t "$IMAGE" -f containers/Dockerfile .
 echo "build.sh: built $IMAGE in ${SECONDS} s, size $(podman image inspect "$IMAGE" \
   --format '{{.Size}}' | awk '{printf "%.2f GB", $1 / 1e9}')"
 

@@ -18,10 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
+from typing import TYPE_CHECKING
 
 from solver import __version__
-from solver.case import Case
 from solver.errors import CaseError
+
+if TYPE_CHECKING:  # solver.case imports the mesh generators (DOLFINx): not for `render`
+    from solver.case import Case
 
 LAUNCH_LINE = "launch=(srun --mpi=pmix)"
 """The line that starts the ranks; edit it (e.g. ``--mpi=pmi2``) where PMIx is missing."""

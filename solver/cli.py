@@ -1,4 +1,4 @@
-"""``ssbmech`` command line: check, mesh, run, render, compare, view, sweep.
+"""``ssbmech`` command line: check, mesh, run, render, compare, view, sweep, slurm.
 
 Exit codes: 0 success, 2 bad input, 3 solver failure, 1 anything else. Heavy libraries
 (DOLFINx, PETSc, PyVista) are imported only by the subcommand that needs them, so ``render``
@@ -12,7 +12,8 @@ import logging
 import sys
 from pathlib import Path
 
-from solver.errors import CaseError, SolverError
+from solver import slurm
+from solver.errors import CaseError, RunInterrupted, SolverError
 
 log = logging.getLogger("ssbmech")
 
@@ -50,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("sweep", type=Path, help="sweep file (YAML; see solver/sweep.py)")
     p.add_argument("--out", type=Path, help="sweep directory (default runs/<sweep file name>)")
     p.add_argument("--np", type=int, default=1, help="MPI ranks per case (mpirun -n N)")
+    slurm.add_arguments(case_command("slurm", "write an sbatch script that runs a case"))
     return parser
 
 
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     _configure_logging(args.verbose, rank)
     try:
         return _dispatch(args)
-    except (CaseError, SolverError) as exc:
+    except (CaseError, SolverError, RunInterrupted) as exc:
         if rank == 0:
             print(f"ssbmech {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -98,8 +100,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     from solver.case import check_geometry, dump_resolved, load_case
 
     case = load_case(args.case, args.overrides)
-    if args.command == "check":
+    if args.command in ("check", "slurm"):
         check_geometry(case, args.case)
+    if args.command == "slurm":
+        return slurm.slurm_command(case, args)
+    if args.command == "check":
         print(dump_resolved(case), end="")
         return 0
 

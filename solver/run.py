@@ -5,14 +5,18 @@
 For each step k = 0 … N: SOC_k on the ramp, θ = SOC_k in every active material, elastic
 equilibrium under the loading mode, derived fields, one history row, fields every
 ``output.fields_every`` steps. ``summary.json`` says ``running`` until the run ends, then
-``complete`` or ``failed`` (with the error), so a partial run never looks complete.
+``complete``, ``failed`` (with the error) or ``interrupted`` (SIGTERM, e.g. SLURM's time
+limit, or SIGINT), so a partial run never looks complete.
 """
 
 from __future__ import annotations
 
 import logging
 import resource
+import signal
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +30,12 @@ from meshes.errors import GeometryError
 from solver import __version__
 from solver.case import Case, Lithiation, dump_resolved, geometry_error
 from solver.derived import DerivedFields
-from solver.errors import CaseError
+from solver.errors import CaseError, RunInterrupted
 from solver.extremes import RunExtremes
 from solver.physics.mechanics import ElasticityProblem
 from solver.physics.periodic import PeriodicElasticityProblem
 from solver.physics.supports import supports_for
-from solver.rundir import create_run_dir
+from solver.rundir import locked_run_dir
 from solver.writers import FieldWriter, HistoryWriter, write_json
 
 log = logging.getLogger("ssbmech")
@@ -74,37 +78,80 @@ def peak_memory_mb(comm: MPI.Comm) -> float:
 
 
 def run_case(case: Case, case_path: Path, out: Path, force: bool, comm: MPI.Comm) -> dict[str, Any]:
-    """Run ``case`` into the run directory ``out``; return the summary."""
+    """Run ``case`` into the run directory ``out`` (locked while running); return the summary."""
     t_start = time.perf_counter()
-    create_run_dir(comm, out, force)
-    if comm.rank == 0:
-        (out / "case.resolved.yaml").write_text(dump_resolved(case))
-    summary: dict[str, Any] = {
-        "status": "running",
-        "case": case.name,
-        "model": case.model,
-        "mpi_size": comm.size,
-        "versions": versions(),
-    }
-    write_json(comm, out / "summary.json", summary)
-    loop = _time_loop
-    if case.model == "transport-small":
-        from solver.run_transport import transport_time_loop  # imports this module
-
-        loop = transport_time_loop
-    try:
-        loop(case, case_path, out, comm, summary, t_start)
-    except BaseException as exc:
-        summary.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+    with locked_run_dir(comm, out, force):
+        if comm.rank == 0:
+            (out / "case.resolved.yaml").write_text(dump_resolved(case))
+        summary: dict[str, Any] = {
+            "status": "running",
+            "case": case.name,
+            "model": case.model,
+            "mpi_size": comm.size,
+            "versions": versions(),
+        }
         write_json(comm, out / "summary.json", summary)
-        raise
-    summary["status"] = "complete"
-    write_json(comm, out / "summary.json", summary)
+        loop = _time_loop
+        if case.model == "transport-small":
+            from solver.run_transport import transport_time_loop  # imports this module
+
+            loop = transport_time_loop
+        try:
+            with _interruptible(comm, out / "summary.json", summary) as stop_if_signalled:
+                loop(case, case_path, out, comm, summary, t_start, stop_if_signalled)
+        except BaseException as exc:
+            status = "interrupted" if isinstance(exc, RunInterrupted) else "failed"
+            summary.update(status=status, error=f"{type(exc).__name__}: {exc}")
+            write_json(comm, out / "summary.json", summary)
+            raise
+        summary["status"] = "complete"
+        write_json(comm, out / "summary.json", summary)
     return summary
 
 
+@contextmanager
+def _interruptible(
+    comm: MPI.Comm, summary_path: Path, summary: dict[str, Any]
+) -> Iterator[Callable[[], None]]:
+    """Catch SIGTERM/SIGINT for the ``with`` block; yield the collective check of the loop.
+
+    SLURM (time limit, scancel) and mpirun signal every rank, not all at the same instant, so
+    raising straight from the handler could leave one rank waiting in a collective that the
+    other has left. The handler instead records the signal, and rank 0 writes the
+    ``interrupted`` summary at once (the launcher's SIGKILL may follow within seconds); the
+    check, called by every rank at each step boundary, raises :class:`RunInterrupted`
+    everywhere together, so fields.h5 is closed collectively. A second signal raises at once.
+    """
+    received: list[int] = []
+
+    def handler(signum: int, _frame: object) -> None:
+        if received:
+            raise RunInterrupted(signum)
+        received.append(signum)
+        summary.update(status="interrupted", error=f"RunInterrupted: {RunInterrupted(signum)}")
+        write_json(comm, summary_path, summary)
+
+    def check() -> None:
+        signum = comm.allreduce(received[0] if received else 0, op=MPI.MAX)
+        if signum:
+            raise RunInterrupted(signum)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield check
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
 def _time_loop(
-    case: Case, case_path: Path, out: Path, comm: MPI.Comm, summary: dict[str, Any], t_start: float
+    case: Case,
+    case_path: Path,
+    out: Path,
+    comm: MPI.Comm,
+    summary: dict[str, Any],
+    t_start: float,
+    stop_if_signalled: Callable[[], None],
 ) -> None:
     log.info("case %s: building geometry and mesh", case.name)
     bundle = build_mesh(comm, case, case_path, out / "mesh.msh")
@@ -150,6 +197,7 @@ def _time_loop(
     solve_time, maxima = 0.0, {}
     try:
         for step in range(lith.steps + 1):
+            stop_if_signalled()  # collective: every rank stops at the same step
             soc, t = lith.soc_at(step), lith.time_at(step)
             tic = time.perf_counter()
             state = problem.solve(soc)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,19 @@ log = logging.getLogger("ssbmech")
 
 
 def transport_time_loop(
-    case: Case, case_path: Path, out: Path, comm: MPI.Comm, summary: dict[str, Any], t_start: float
+    case: Case,
+    case_path: Path,
+    out: Path,
+    comm: MPI.Comm,
+    summary: dict[str, Any],
+    t_start: float,
+    stop_if_signalled: Callable[[], None],
 ) -> None:
-    """Run the ``transport-small`` model of ``case`` into ``out`` (updates ``summary``)."""
+    """Run the ``transport-small`` model of ``case`` into ``out`` (updates ``summary``).
+
+    ``stop_if_signalled`` is called after every step (collective: raises RunInterrupted on
+    every rank once a stop signal arrived).
+    """
     lith, settings = case.lithiation, case.transport
     assert isinstance(lith, GalvanostaticLithiation) and isinstance(settings, Transport)
     log.info("case %s: building geometry and mesh", case.name)
@@ -134,6 +145,7 @@ def transport_time_loop(
             summary.update(
                 steps=step, final={**row}, extremes=extremes.as_dict(), particles=particles
             )
+            stop_if_signalled()  # collective: every rank stops at the same step
     finally:
         fields.close()
         history.close()

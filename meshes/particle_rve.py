@@ -27,6 +27,7 @@ Gmsh is imported inside the functions: importing it resets Python's SIGINT handl
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,8 +167,20 @@ class SecondSpecies(RandomParticles):
         return self
 
 
+class StackLayer(_Frozen):
+    """A dense layer under or over the composite: region name and thickness (m)."""
+
+    region: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    thickness: PositiveLength
+
+
 class ParticleRVESpec(_Frozen):
-    """Geometry of a particle RVE (see module docstring)."""
+    """Geometry of a particle RVE (see module docstring).
+
+    ``below`` / ``above``: dense layers (bottom → top) under and over the composite box, e.g. a
+    Cu current collector below and a Li6PS5Cl separator above; the composite box then starts
+    at z = Σ below (particle coordinates stay relative to the composite box).
+    """
 
     kind: Literal["particle_rve"] = "particle_rve"
     box: tuple[PositiveLength, PositiveLength, PositiveLength]
@@ -179,18 +192,41 @@ class ParticleRVESpec(_Frozen):
     ]
     shell: Shell | None = None
     second_species: SecondSpecies | None = None
+    below: list[StackLayer] = Field(default_factory=list)
+    above: list[StackLayer] = Field(default_factory=list)
     mesh: MeshSize
 
     @property
     def regions(self) -> tuple[str, ...]:
-        """Cell region names (the keys of the case's ``materials``): particles, shell, matrix."""
+        """Cell region names (keys of ``materials``): particles, shell, second, matrix, layers."""
         second = (self.second_species.region,) if self.second_species else ()
+        layers = tuple(dict.fromkeys(la.region for la in self.below + self.above))
         return (
             (PARTICLES,)
             + ((SHELL,) if self.shell else ())
             + second
             + ((MATRIX,) if self.matrix else ())
+            + layers
         )
+
+    @property
+    def composite_bottom(self) -> float:
+        """Z (m) of the composite box's bottom: the total thickness of the ``below`` layers."""
+        return float(sum(la.thickness for la in self.below))
+
+    def layer_interfaces(self) -> list[tuple[str, float, str, str]]:
+        """(facet name, z (m), lower region, upper region) of every layer plane.
+
+        The composite box counts as region ``composite`` (matrix and particles).
+        """
+        stack = [(la.region, la.thickness) for la in self.below]
+        stack.append(("composite", float(self.box[2])))
+        stack += [(la.region, la.thickness) for la in self.above]
+        out, z = [], 0.0
+        for (lower, t), (upper, _) in itertools.pairwise(stack):
+            z += t
+            out.append((f"{lower}_{upper}", z, lower, upper))
+        return out
 
     def surfaces_of(self, active: set[str]) -> dict[str, str | None]:
         """Facet groups bounding the Si: name → region on the other side (None: free surface)."""
@@ -200,8 +236,8 @@ class ParticleRVESpec(_Frozen):
 
     @property
     def stack_height(self) -> float:
-        """Height of the box (m) in the stacking direction z."""
-        return float(self.box[2])
+        """Height (m) in the stacking direction z: the box plus the ``below``/``above`` layers."""
+        return float(self.box[2]) + float(sum(la.thickness for la in self.below + self.above))
 
     @property
     def has_box_faces(self) -> bool:
@@ -226,6 +262,14 @@ class ParticleRVESpec(_Frozen):
             )
         if not self.matrix and self.second_species is not None:
             raise ValueError("a second species needs the matrix (matrix: true)")
+        if (self.below or self.above) and (not self.matrix or self.periodic):
+            raise ValueError("below/above layers need a matrix box that is not periodic")
+        taken = {PARTICLES, SHELL, MATRIX, "composite"} | (
+            {self.second_species.region} if self.second_species else set()
+        )
+        clash = sorted(taken & {la.region for la in self.below + self.above})
+        if clash:
+            raise ValueError(f"layer region(s) {clash} clash with the composite's regions")
         return self
 
 
@@ -283,6 +327,7 @@ class _Model:
     facets: dict[str, list[int]]
     particle_surfaces: list[int]
     fractions: dict[str, float]
+    thicknesses: dict[str, float]
 
 
 def _flat_on(bbox: list[float], axis: int, value: float, tol: float) -> bool:
@@ -365,14 +410,28 @@ def _build_model(spec: ParticleRVESpec, particles: list[Particle]) -> _Model:
     if spec.periodic:
         particles = periodic_images(particles, np.array(spec.box))
     spheres = _spheres(particles, spec.shell)
-    box_tag = occ.addBox(0, 0, 0, *box)
-    # the output map lists, per input (box first), the volumes it became
-    _, pieces = occ.fragment([(3, box_tag)], [(3, tag) for _, tag in spheres])
+    z0 = spec.composite_bottom / MODEL_UNIT
+    box_tag = occ.addBox(0, 0, z0, *box)
+    layer_boxes = []
+    for layers, start in ((spec.below, 0.0), (spec.above, z0 + box[2])):
+        z = start
+        for layer in layers:
+            t = layer.thickness / MODEL_UNIT
+            layer_boxes.append((layer.region, occ.addBox(0, 0, z, box[0], box[1], t)))
+            z += t
+    # the output map lists, per input (boxes first, then spheres), the volumes it became
+    objects = [(3, box_tag)] + [(3, tag) for _, tag in layer_boxes]
+    _, pieces = occ.fragment(objects, [(3, tag) for _, tag in spheres])
     box_pieces = {t for _, t in pieces[0]}
+    layer_vols: dict[str, list[int]] = {}
+    for (region, _), result in zip(layer_boxes, pieces[1 : len(objects)], strict=True):
+        layer_vols.setdefault(region, []).extend(t for _, t in result)
+    in_layers = {t for vols in layer_vols.values() for t in vols}
     roles: dict[int, set[str]] = {}
-    for (role, _), result in zip(spheres, pieces[1:], strict=True):
+    for (role, _), result in zip(spheres, pieces[len(objects) :], strict=True):
         for _, t in result:
-            roles.setdefault(t, set()).add(role)
+            if t not in in_layers:  # a clipped particle does not enter a layer
+                roles.setdefault(t, set()).add(role)
     outside = set(roles) - box_pieces  # parts of clipped spheres beyond the box
     core_vols = sorted(t for t in box_pieces if "core" in roles.get(t, ()))
     void_vols = sorted(t for t in box_pieces - set(core_vols) if "inner" in roles.get(t, ()))
@@ -398,7 +457,7 @@ def _build_model(spec: ParticleRVESpec, particles: list[Particle]) -> _Model:
         fractions.update(core=fraction(core_vols), shell=fraction(shell_vols))
         fractions.update(void=fraction(void_vols))
     void_faces = boundary(void_vols)
-    kept = set(particle_vols + second_vols + matrix_vols)
+    kept = set(particle_vols + second_vols + matrix_vols) | in_layers
     removed = (box_pieces | outside) - kept
     if removed:
         occ.remove([(3, t) for t in sorted(removed)], recursive=True)
@@ -418,23 +477,38 @@ def _build_model(spec: ParticleRVESpec, particles: list[Particle]) -> _Model:
         if spec.second_species is not None:
             name = f"{spec.second_species.region}_{MATRIX}"
             facets[name] = sorted(boundary(second_vols) & boundary(matrix_vols))
+    cells.update({region: sorted(vols) for region, vols in layer_vols.items()})
     if shell_vols:
         facets[CORE_SHELL] = sorted(core_shell)
     if void_vols:
         facets[VOID_SURFACE] = sorted(void_faces & boundary(particle_vols))
     if matrix_vols:
-        surfaces = boundary(particle_vols + second_vols + matrix_vols)
-        tol = FACE_TOLERANCE * float(box.max())
+        every = particle_vols + second_vols + matrix_vols + sorted(in_layers)
+        surfaces = boundary(every)
+        extent = np.array([box[0], box[1], spec.stack_height / MODEL_UNIT])
+        tol = FACE_TOLERANCE * float(extent.max())
         for i, name in enumerate(BOX_FACES):
-            axis, value = i // 2, (0.0 if i % 2 == 0 else box[i // 2])
+            axis, value = i // 2, (0.0 if i % 2 == 0 else extent[i // 2])
             facets[name] = sorted(
                 s for s in surfaces if _flat_on(gmsh.model.getBoundingBox(2, s), axis, value, tol)
+            )
+        for name, z_plane, _, _ in spec.layer_interfaces():
+            facets[name] = sorted(
+                s
+                for s in surfaces
+                if _flat_on(gmsh.model.getBoundingBox(2, s), 2, z_plane / MODEL_UNIT, tol)
             )
         if spec.periodic:
             _set_periodic(box, facets, tol)
     else:
         facets[PARTICLE_SURFACE] = sorted(outer)
-    return _Model(cells, facets, sorted(boundary(particle_vols + second_vols)), fractions)
+    area = float(box[0] * box[1])
+    thicknesses = {
+        region: sum(occ.getMass(3, t) for t in vols) / area * MODEL_UNIT
+        for region, vols in layer_vols.items()
+    }
+    mesh_surfaces = sorted(boundary(particle_vols + second_vols))
+    return _Model(cells, facets, mesh_surfaces, fractions, thicknesses)
 
 
 def _add_physical_groups(model: _Model) -> dict[str, dict[str, int]]:
@@ -481,7 +555,11 @@ def _mesh_on_root(
     """Place particles, build, tag and mesh the Gmsh model (initialised); write ``msh_path``."""
     import gmsh
 
-    particles = place_particles(spec)
+    z0 = spec.composite_bottom
+    particles = [
+        Particle((p.center[0], p.center[1], p.center[2] + z0), p.radius, p.species)
+        for p in place_particles(spec)
+    ]
     gmsh.model.add("particle_rve")
     model = _build_model(spec, particles)
     names = _add_physical_groups(model)
@@ -507,6 +585,8 @@ def _mesh_on_root(
         volume_fractions_requested=requested,
         volume_fractions_achieved=model.fractions,
         particles=tuple(particles),
+        thicknesses_requested={la.region: la.thickness for la in spec.below + spec.above},
+        thicknesses_achieved=model.thicknesses,
     )
     return names, stats
 

@@ -51,6 +51,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("sweep", type=Path, help="sweep file (YAML; see solver/sweep.py)")
     p.add_argument("--out", type=Path, help="sweep directory (default runs/<sweep file name>)")
     p.add_argument("--np", type=int, default=1, help="MPI ranks per case (mpirun -n N)")
+    p.add_argument(
+        "--slurm",
+        action="store_true",
+        help="write OUT/sweep.sbatch (a SLURM job array of the cases not yet complete) instead "
+        "of running; needs --ntasks-per-node and --time",
+    )
+    p.add_argument("--nodes", type=int, default=1, help="with --slurm: nodes per case")
+    p.add_argument("--ntasks-per-node", type=int, help="with --slurm: MPI ranks per node")
+    p.add_argument("--time", help="with --slurm: wall-time limit per case, HH:MM:SS")
+    p.add_argument("--partition", help="with --slurm: SLURM partition")
+    p.add_argument("--container", type=Path, help="with --slurm: Apptainer image (.sif)")
     slurm.add_arguments(case_command("slurm", "write an sbatch script that runs a case"))
     return parser
 
@@ -93,8 +104,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
 
     if args.command == "sweep":
-        from solver.sweep import run_sweep
+        from solver.sweep import run_sweep, write_slurm_array
 
+        if args.slurm:
+            if args.ntasks_per_node is None or args.time is None:
+                raise CaseError("sweep --slurm needs --ntasks-per-node and --time")
+            resources = slurm.Resources(args.nodes, args.ntasks_per_node, args.time, args.partition)
+            write_slurm_array(args.sweep, args.out, resources, args.container)
+            return 0
         return run_sweep(args.sweep, args.out, args.np)
 
     from solver.case import check_geometry, dump_resolved, load_case

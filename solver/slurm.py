@@ -93,10 +93,13 @@ class RunSpec:
     case: Path
     out: Path
     overrides: tuple[str, ...] = ()
+    force: bool = False
+    """Replace an existing (failed or interrupted) run directory (sweeps rerun such cases)."""
 
     def args(self) -> str:
         """``ssbmech`` arguments of this run as a quoted bash word list (absolute paths)."""
         words = ["run", str(self.case.resolve()), "--out", str(self.out.resolve())]
+        words += ["--force"] if self.force else []
         for item in self.overrides:
             words += ["--set", item]
         return " ".join(shlex.quote(w) for w in words)

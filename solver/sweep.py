@@ -38,6 +38,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from solver.errors import CaseError
+from solver.slurm import Resources, RunSpec, sweep_array_script
 
 log = logging.getLogger("ssbmech")
 
@@ -211,6 +212,38 @@ def run_sweep(path: Path, out: Path | None, ranks: int = 1) -> int:
     failed = [r["case"] for r in rows if r["status"] != "complete"]
     log.info("sweep: %d case(s), %d failed; %s", len(rows), len(failed), out / "sweep.csv")
     return 3 if failed else 0
+
+
+def write_slurm_array(
+    path: Path, out: Path | None, resources: Resources, container: Path | None = None
+) -> Path:
+    """Write ``OUT/sweep.sbatch``: one SLURM job-array task per case not yet complete.
+
+    After the array job has run, ``ssbmech sweep SWEEP`` (no ``--slurm``) finds every case
+    complete, skips them and writes ``sweep.csv``; failed tasks are rerun there or by
+    resubmitting the regenerated script.
+    """
+    spec = load_sweep(path)
+    out = out or Path("runs") / path.stem
+    log_dir = out / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for overrides in spec.expand():
+        name = case_name(overrides)
+        run_dir = out / name
+        if _summary(run_dir).get("status") == "complete":
+            continue
+        sets = _set_args({**spec.fixed, **overrides, "name": name})[1::2]
+        runs.append(RunSpec(spec.base, run_dir, tuple(sets), force=True))
+    if not runs:
+        raise CaseError(f"{path}: every case in {out} is complete; nothing to submit")
+    script = out / "sweep.sbatch"
+    text = sweep_array_script(runs, resources, log_dir, container, job_name=f"ssbmech-{path.stem}")
+    script.write_text(text)
+    script.chmod(0o755)
+    log.info("wrote %s: %d array task(s); submit with:  sbatch %s", script, len(runs), script)
+    log.info("then collect sweep.csv with:  ssbmech sweep %s --out %s", path, out)
+    return script
 
 
 def _write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:

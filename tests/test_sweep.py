@@ -119,3 +119,32 @@ def test_stack_pressure_study_trend_on_a_tiny_setting(tmp_path: Path) -> None:
     assert column("mean_hydrostatic_Pa_Si") == sorted(
         column("mean_hydrostatic_Pa_Si"), reverse=True
     )
+
+
+def test_slurm_array_for_the_cases_not_yet_complete(tmp_path: Path) -> None:
+    from tests.test_slurm import run_body
+
+    sweep = write_sweep(
+        tmp_path,
+        {"grid": {"loading.stack_pressure": ["3 MPa", "50 MPa"]}, "outputs": ["dofs"]},
+    )
+    out = tmp_path / "out"
+    args = ["sweep", str(sweep), "--out", str(out), "--slurm"]
+    res = ssbmech(*args, check=False)
+    assert res.returncode == 2 and "--ntasks-per-node and --time" in res.stderr
+    resources = ["--ntasks-per-node", "1", "--time", "00:05:00"]
+    ssbmech(*args, *resources)
+    script = (out / "sweep.sbatch").read_text()
+    assert "#SBATCH --array=0-1\n" in script and script.count("--force") == 2
+    res = run_body(script, "", tmp_path, SLURM_ARRAY_TASK_ID="0", SLURM_JOB_ID="1")
+    assert res.returncode == 0, res.stderr
+    ssbmech(*args, *resources)  # regenerated: only the case that is not complete
+    script = (out / "sweep.sbatch").read_text()
+    assert "#SBATCH --array=0-0\n" in script and "stack_pressure-50MPa" in script
+    res = run_body(script, "", tmp_path, SLURM_ARRAY_TASK_ID="0", SLURM_JOB_ID="2")
+    assert res.returncode == 0, res.stderr
+    collected = ssbmech("sweep", str(sweep), "--out", str(out))  # collects, runs nothing
+    assert collected.stdout.count("skipped") == 2
+    assert [r["status"] for r in rows(out)] == ["complete", "complete"]
+    res = ssbmech(*args, *resources, check=False)
+    assert res.returncode == 2 and "nothing to submit" in res.stderr

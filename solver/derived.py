@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import ufl
-from dolfinx import fem
+from dolfinx import fem, la
 from dolfinx.fem.function import ElementMetaData
 from dolfinx.mesh import compute_midpoints
 from mpi4py import MPI
@@ -47,6 +47,9 @@ SCALAR_FIELDS = (
     "crush_index",
     "elastic_energy_density",
 )
+
+INTERFACE_FIELDS = ("interface_normal_traction", "interface_shear_traction")
+"""Cell fields (Pa) written when ``crack_risk.interfaces`` configures interfaces."""
 
 
 def nearest_particle(points: Array, centers: Array, radii: Array) -> npt.NDArray[np.int64]:
@@ -121,6 +124,9 @@ class DerivedFields:
             tag = problem.bundle.facet_names[name]  # names are checked by the caller
             facets = InterfaceFacets(mesh, problem.bundle.facet_tags, tag, problem.bundle.cell_tags)
             self.interfaces[name] = (facets, strength)
+        if self.interfaces:  # facet values shown on the cells on both sides of each facet
+            for key in INTERFACE_FIELDS:
+                self.scalars[key] = fem.Function(dg0, name=key)
         self._theta = 0.0
         active = [r for r, m in problem.materials.items() if m.active]
         self._host = problem.materials[active[0]] if active else None
@@ -236,12 +242,32 @@ class DerivedFields:
         return out
 
     def _interface_values(self) -> dict[str, tuple[Array, Array, Array, Array]]:
-        """Per interface: facet areas (m2), t_n (Pa), |t_t| (Pa), debond index (-)."""
+        """Per interface: facet areas (m2), t_n (Pa), |t_t| (Pa), debond index (-).
+
+        Also fills the cell fields ``interface_normal_traction`` / ``interface_shear_traction``
+        (Pa): on each cell adjacent to a configured interface facet, that facet's traction (the
+        facet of largest |t| where a cell has several), 0 elsewhere — facet data for ParaView.
+        """
         out = {}
+        normal = self.scalars.get("interface_normal_traction")
+        shear = self.scalars.get("interface_shear_traction")
+        if normal is not None and shear is not None:
+            normal.x.array[:] = 0.0
+            shear.x.array[:] = 0.0
         for name, (facets, strength) in self.interfaces.items():
             t_n, t_t = cr.interface_tractions(facets.stress(self.facet_stress), facets.normals)
             index = cr.debond_index(t_n, t_t, strength.normal_strength, strength.shear_strength)
             out[name] = (facets.areas, t_n, t_t, index)
+            if normal is not None and shear is not None:
+                for side in (0, 1):
+                    cells = facets.cells[:, side]
+                    stronger = np.abs(t_n) >= np.abs(normal.x.array[cells])
+                    normal.x.array[cells[stronger]] = t_n[stronger]
+                    shear.x.array[cells] = np.maximum(shear.x.array[cells], t_t)
+        if normal is not None and shear is not None:
+            for f in (normal, shear):  # cells owned elsewhere: their owner adds the value
+                f.x.scatter_reverse(la.ScatterMode.add)
+                f.x.scatter_forward()
         return out
 
     def particle_table(self) -> list[dict[str, Any]]:

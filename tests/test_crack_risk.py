@@ -193,6 +193,14 @@ def test_sphere_in_shell_weibull_interface_and_energy() -> None:
     assert mean_tn == pytest.approx(-p_i, rel=0.04)
     assert mean_tt < 0.05 * p_i
     assert agg["debonded_fraction_interface"] < 0.05  # compressive interface: only shear noise
+    # the facet tractions as cell fields (for ParaView): on the cells on both sides only
+    num_owned = problem.mesh.topology.index_map(3).size_local
+    cell_tn = derived.scalars["interface_normal_traction"].x.array[:num_owned]
+    touched = comm.allreduce(int(np.count_nonzero(cell_tn)), op=MPI.SUM)
+    cells = comm.allreduce(num_owned, op=MPI.SUM)
+    mean_cell_tn = comm.allreduce(float(cell_tn.sum()), op=MPI.SUM) / touched
+    assert 0 < touched < 0.5 * cells
+    assert mean_cell_tn == pytest.approx(-p_i, rel=0.1)
     # particle energy: uniform core pressure, w = p_i²/(2K_i)
     table = derived.particle_table()
     w = p_i**2 / (2 * ki)

@@ -52,18 +52,17 @@ Gmsh is imported inside the functions: importing it resets Python's SIGINT handl
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
-from dolfinx.io import gmshio
 from mpi4py import MPI
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from meshes.bundle import MeshBundle, MeshStats
 from meshes.errors import GeometryError
+from meshes.gmsh_run import distribute, write_msh
 from meshes.particle_rve import (
     ALGORITHM_3D,
     BOX_FACES,
@@ -71,7 +70,6 @@ from meshes.particle_rve import (
     FINE_LAYER,
     GRADING,
     MODEL_UNIT,
-    VERBOSE_ENV,
     MeshSize,
     min_mean_ratio,
 )
@@ -394,10 +392,7 @@ def _mesh_on_root(
             tag += 1
     _set_mesh_size(spec, model.cells)
     gmsh.model.mesh.generate(3)
-    if msh_path is not None:
-        gmsh.option.setNumber("Mesh.ScalingFactor", MODEL_UNIT)  # saved in metres
-        gmsh.write(str(msh_path))
-        gmsh.option.setNumber("Mesh.ScalingFactor", 1.0)
+    write_msh(msh_path)
     _, elem_tags, elem_nodes = gmsh.model.mesh.getElements(3)
     node_tags, coords, _ = gmsh.model.mesh.getNodes()
     lx, ly = spec.cell
@@ -426,28 +421,6 @@ def build(
     Collective. Raises GeometryError (on every rank) for an impossible request, RuntimeError
     (on every rank) if Gmsh fails.
     """
-    import gmsh
-
-    payload: tuple[dict[str, dict[str, int]], MeshStats] | Exception | None = None
-    if comm.rank == 0:
-        gmsh.initialize(readConfigFiles=False)
-        loud = verbose or os.environ.get(VERBOSE_ENV, "0") not in ("", "0")
-        gmsh.option.setNumber("General.Terminal", int(loud))
-        try:
-            payload = _mesh_on_root(spec, msh_path)
-        except GeometryError as exc:
-            payload = exc
-        except Exception as exc:  # reported on every rank: the other ranks must not hang
-            payload = RuntimeError(f"Gmsh could not build the columnar electrode: {exc}")
-    payload = comm.bcast(payload, root=0)
-    try:
-        if isinstance(payload, Exception):
-            raise payload
-        assert payload is not None
-        names, stats = payload
-        mesh, cell_tags, facet_tags = gmshio.model_to_mesh(gmsh.model, comm, 0, gdim=3)
-    finally:
-        if comm.rank == 0:
-            gmsh.finalize()
-    mesh.geometry.x[:] *= MODEL_UNIT
-    return MeshBundle(mesh, cell_tags, facet_tags, names["cells"], names["facets"], stats)
+    return distribute(
+        comm, lambda path: _mesh_on_root(spec, path), "the columnar electrode", msh_path, verbose
+    )

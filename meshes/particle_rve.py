@@ -28,13 +28,11 @@ Gmsh is imported inside the functions: importing it resets Python's SIGINT handl
 from __future__ import annotations
 
 import itertools
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from dolfinx.io import gmshio
 from mpi4py import MPI
 from pydantic import (
     BaseModel,
@@ -48,6 +46,7 @@ from pydantic import (
 
 from meshes.bundle import MeshBundle, MeshStats, Particle
 from meshes.errors import GeometryError
+from meshes.gmsh_run import MODEL_UNIT, distribute, write_msh
 from meshes.packing import check_explicit, pack_random
 from meshes.particle_list import expand_csv_entry
 from meshes.rearrange import pack_dense
@@ -64,8 +63,6 @@ CORE_SHELL = "core_shell"  # Si core / shell interface
 VOID_SURFACE = "void_surface"  # free surfaces of the void of yolk–shell particles
 BOX_FACES = ("xmin", "xmax", "ymin", "ymax", "zmin", "zmax")
 
-MODEL_UNIT = 1e-6  # m per Gmsh model unit
-VERBOSE_ENV = "SSBMECH_GMSH_VERBOSE"  # set (not "0") to let Gmsh print its log
 ALGORITHM_3D = 1  # Gmsh 3D Delaunay: reproducible (4.8's HXT, 10, is faster but varies run to run)
 DEFAULT_REFINEMENT = 3  # interface_size = size / DEFAULT_REFINEMENT when not given
 FINE_LAYER = 0.5  # thickness of the layer meshed at interface_size, in interface sizes
@@ -565,10 +562,7 @@ def _mesh_on_root(
     names = _add_physical_groups(model)
     _set_mesh_size(spec, model.particle_surfaces)
     gmsh.model.mesh.generate(3)
-    if msh_path is not None:
-        gmsh.option.setNumber("Mesh.ScalingFactor", MODEL_UNIT)  # saved in metres
-        gmsh.write(str(msh_path))
-        gmsh.option.setNumber("Mesh.ScalingFactor", 1.0)
+    write_msh(msh_path)
     _, elem_tags, elem_nodes = gmsh.model.mesh.getElements(3)
     node_tags, coords, _ = gmsh.model.mesh.getNodes()
     requested = (
@@ -600,28 +594,6 @@ def build(
     set (not "0"). Collective. Raises GeometryError (on every rank) for an impossible request,
     RuntimeError (on every rank) if Gmsh fails.
     """
-    import gmsh
-
-    payload: tuple[dict[str, dict[str, int]], MeshStats] | Exception | None = None
-    if comm.rank == 0:
-        gmsh.initialize(readConfigFiles=False)
-        loud = verbose or os.environ.get(VERBOSE_ENV, "0") not in ("", "0")
-        gmsh.option.setNumber("General.Terminal", int(loud))
-        try:
-            payload = _mesh_on_root(spec, msh_path)
-        except GeometryError as exc:
-            payload = exc
-        except Exception as exc:  # reported on every rank: the other ranks must not hang
-            payload = RuntimeError(f"Gmsh could not build the particle RVE: {exc}")
-    payload = comm.bcast(payload, root=0)
-    try:
-        if isinstance(payload, Exception):
-            raise payload
-        assert payload is not None
-        names, stats = payload
-        mesh, cell_tags, facet_tags = gmshio.model_to_mesh(gmsh.model, comm, 0, gdim=3)
-    finally:
-        if comm.rank == 0:
-            gmsh.finalize()
-    mesh.geometry.x[:] *= MODEL_UNIT
-    return MeshBundle(mesh, cell_tags, facet_tags, names["cells"], names["facets"], stats)
+    return distribute(
+        comm, lambda path: _mesh_on_root(spec, path), "the particle RVE", msh_path, verbose
+    )

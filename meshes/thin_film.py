@@ -30,19 +30,18 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
-from dolfinx.io import gmshio
 from mpi4py import MPI
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from meshes.bundle import MeshBundle, MeshStats
 from meshes.errors import GeometryError
-from meshes.particle_rve import BOX_FACES, MODEL_UNIT, VERBOSE_ENV, min_mean_ratio
+from meshes.gmsh_run import distribute, write_msh
+from meshes.particle_rve import BOX_FACES, MODEL_UNIT, min_mean_ratio
 from solver.units import Length
 
 PositiveLength = Annotated[Length, Field(gt=0)]
@@ -427,10 +426,7 @@ def _mesh_on_root(
     gmsh.model.mesh.generate(3)
     if spec.roughness is not None:
         _roughen(spec)
-    if msh_path is not None:
-        gmsh.option.setNumber("Mesh.ScalingFactor", MODEL_UNIT)  # saved in metres
-        gmsh.write(str(msh_path))
-        gmsh.option.setNumber("Mesh.ScalingFactor", 1.0)
+    write_msh(msh_path)
     node_tags, coords, _ = gmsh.model.mesh.getNodes()
     achieved, all_tets = {}, []
     for region, vols in model.cells.items():
@@ -458,28 +454,6 @@ def build(
     Collective. Raises GeometryError (on every rank) for an impossible request, RuntimeError
     (on every rank) if Gmsh fails.
     """
-    import gmsh
-
-    payload: tuple[dict[str, dict[str, int]], MeshStats] | Exception | None = None
-    if comm.rank == 0:
-        gmsh.initialize(readConfigFiles=False)
-        loud = verbose or os.environ.get(VERBOSE_ENV, "0") not in ("", "0")
-        gmsh.option.setNumber("General.Terminal", int(loud))
-        try:
-            payload = _mesh_on_root(spec, msh_path)
-        except GeometryError as exc:
-            payload = exc
-        except Exception as exc:  # reported on every rank: the other ranks must not hang
-            payload = RuntimeError(f"Gmsh could not build the thin film: {exc}")
-    payload = comm.bcast(payload, root=0)
-    try:
-        if isinstance(payload, Exception):
-            raise payload
-        assert payload is not None
-        names, stats = payload
-        mesh, cell_tags, facet_tags = gmshio.model_to_mesh(gmsh.model, comm, 0, gdim=3)
-    finally:
-        if comm.rank == 0:
-            gmsh.finalize()
-    mesh.geometry.x[:] *= MODEL_UNIT
-    return MeshBundle(mesh, cell_tags, facet_tags, names["cells"], names["facets"], stats)
+    return distribute(
+        comm, lambda path: _mesh_on_root(spec, path), "the thin film", msh_path, verbose
+    )

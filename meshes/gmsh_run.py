@@ -1,0 +1,74 @@
+"""Running a Gmsh generator under MPI: rank 0 builds and meshes, every rank gets its part.
+
+Every generator (``particle_rve``, ``thin_film``, ``columnar``) models in micrometres
+(MODEL_UNIT m per model unit: OpenCASCADE's tolerance is too coarse for µm bodies written in
+metres); the saved ``mesh.msh`` and the DOLFINx mesh are in metres. Gmsh is imported inside
+the functions: importing it resets Python's SIGINT handler.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from dolfinx.io import gmshio
+from mpi4py import MPI
+
+from meshes.bundle import MeshBundle, MeshStats
+from meshes.errors import GeometryError
+
+MODEL_UNIT = 1e-6  # m per Gmsh model unit
+VERBOSE_ENV = "SSBMECH_GMSH_VERBOSE"  # set (not "0") to let Gmsh print its log
+
+TagMaps = dict[str, dict[str, int]]
+"""{"cells": {name: tag}, "facets": {name: tag}} of the physical groups."""
+MeshOnRoot = Callable[[Path | None], tuple[TagMaps, MeshStats]]
+"""Builds, tags and meshes the model in an initialised Gmsh (rank 0), writes the .msh."""
+
+
+def write_msh(path: Path | None) -> None:
+    """Write the current Gmsh mesh to ``path`` in metres (the model is in MODEL_UNIT)."""
+    import gmsh
+
+    if path is None:
+        return
+    gmsh.option.setNumber("Mesh.ScalingFactor", MODEL_UNIT)
+    gmsh.write(str(path))
+    gmsh.option.setNumber("Mesh.ScalingFactor", 1.0)
+
+
+def distribute(
+    comm: MPI.Comm, mesh_on_root: MeshOnRoot, what: str, msh_path: Path | None, verbose: bool
+) -> MeshBundle:
+    """Run ``mesh_on_root`` on rank 0 and distribute the mesh with its tags over ``comm``.
+
+    Gmsh is silent unless ``verbose`` or the environment variable ``SSBMECH_GMSH_VERBOSE`` is
+    set (not "0"). Collective. Raises GeometryError (on every rank) for an impossible request,
+    RuntimeError naming ``what`` (on every rank) if Gmsh fails.
+    """
+    import gmsh
+
+    payload: tuple[TagMaps, MeshStats] | Exception | None = None
+    if comm.rank == 0:
+        gmsh.initialize(readConfigFiles=False)
+        loud = verbose or os.environ.get(VERBOSE_ENV, "0") not in ("", "0")
+        gmsh.option.setNumber("General.Terminal", int(loud))
+        try:
+            payload = mesh_on_root(msh_path)
+        except GeometryError as exc:
+            payload = exc
+        except Exception as exc:  # reported on every rank: the other ranks must not hang
+            payload = RuntimeError(f"Gmsh could not build {what}: {exc}")
+    payload = comm.bcast(payload, root=0)
+    try:
+        if isinstance(payload, Exception):
+            raise payload
+        assert payload is not None
+        names, stats = payload
+        mesh, cell_tags, facet_tags = gmshio.model_to_mesh(gmsh.model, comm, 0, gdim=3)
+    finally:
+        if comm.rank == 0:
+            gmsh.finalize()
+    mesh.geometry.x[:] *= MODEL_UNIT
+    return MeshBundle(mesh, cell_tags, facet_tags, names["cells"], names["facets"], stats)

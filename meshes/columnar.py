@@ -62,17 +62,15 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from meshes.bundle import MeshBundle, MeshStats
 from meshes.errors import GeometryError
-from meshes.gmsh_run import distribute, write_msh
-from meshes.particle_rve import (
-    ALGORITHM_3D,
-    BOX_FACES,
+from meshes.gmsh_run import (
     DEFAULT_REFINEMENT,
-    FINE_LAYER,
-    GRADING,
     MODEL_UNIT,
-    MeshSize,
-    min_mean_ratio,
+    add_physical_groups,
+    distribute,
+    graded_size_field,
+    write_msh,
 )
+from meshes.particle_rve import BOX_FACES, MeshSize, min_mean_ratio
 from solver.units import Length
 
 COLLECTOR, COLUMNS, SEPARATOR = "collector", "columns", "separator"
@@ -347,32 +345,6 @@ def _build_model(spec: ColumnarSpec, cols: list[Column]) -> _Model:
     return _Model(cells, groups, column_volume, bottom)
 
 
-def _set_mesh_size(spec: ColumnarSpec, cells: dict[str, list[int]]) -> None:
-    """interface_size within a layer at the column surfaces, graded to size in the bulk."""
-    import gmsh
-
-    surfaces = gmsh.model.getBoundary(
-        [(3, t) for t in cells[COLUMNS]], combined=False, oriented=False
-    )
-    field = gmsh.model.mesh.field
-    size = spec.mesh.size / MODEL_UNIT
-    fine = (spec.mesh.interface_size or spec.mesh.size / DEFAULT_REFINEMENT) / MODEL_UNIT
-    dist = field.add("Distance")
-    field.setNumbers(dist, "FacesList", sorted({abs(t) for _, t in surfaces}))
-    thr = field.add("Threshold")
-    field.setNumber(thr, "InField", dist)
-    field.setNumber(thr, "SizeMin", fine)
-    field.setNumber(thr, "SizeMax", size)
-    field.setNumber(thr, "DistMin", FINE_LAYER * fine)
-    field.setNumber(thr, "DistMax", FINE_LAYER * fine + GRADING * size)
-    field.setAsBackgroundMesh(thr)
-    for option in ("MeshSizeExtendFromBoundary", "MeshSizeFromPoints", "MeshSizeFromCurvature"):
-        gmsh.option.setNumber(f"Mesh.{option}", 0)
-    gmsh.option.setNumber("Mesh.MeshSizeMax", size)
-    gmsh.option.setNumber("Mesh.Algorithm3D", ALGORITHM_3D)
-    gmsh.option.setNumber("Mesh.Optimize", int(spec.mesh.optimize))
-
-
 def _mesh_on_root(
     spec: ColumnarSpec, msh_path: Path | None
 ) -> tuple[dict[str, dict[str, int]], MeshStats]:
@@ -382,15 +354,13 @@ def _mesh_on_root(
     cols = layout(spec)
     gmsh.model.add("columnar")
     model = _build_model(spec, cols)
-    names: dict[str, dict[str, int]] = {"cells": {}, "facets": {}}
-    tag = 1
-    for kind, groups, dim in (("cells", model.cells, 3), ("facets", model.facets, 2)):
-        for name, entities in groups.items():
-            gmsh.model.addPhysicalGroup(dim, entities, tag)
-            gmsh.model.setPhysicalName(dim, tag, name)
-            names[kind][name] = tag
-            tag += 1
-    _set_mesh_size(spec, model.cells)
+    names = add_physical_groups(model.cells, model.facets)
+    walls = gmsh.model.getBoundary(
+        [(3, t) for t in model.cells[COLUMNS]], combined=False, oriented=False
+    )
+    size = spec.mesh.size / MODEL_UNIT
+    fine = (spec.mesh.interface_size or spec.mesh.size / DEFAULT_REFINEMENT) / MODEL_UNIT
+    graded_size_field(sorted({abs(t) for _, t in walls}), size, fine, spec.mesh.optimize)
     gmsh.model.mesh.generate(3)
     write_msh(msh_path)
     _, elem_tags, elem_nodes = gmsh.model.mesh.getElements(3)

@@ -18,9 +18,9 @@ face is the translated mesh of its min face (``gmsh.model.mesh.setPeriodic``). P
 tags are 1, 2, … in this fixed order (absent groups are skipped, the rest keep the order):
 cells ``particles`` (the Si), ``shell``, ``matrix``; facets ``interface`` (particle/matrix),
 ``core_shell``, ``void_surface``, ``xmin`` … ``zmax`` — or, without matrix (one free-standing
-particle), ``core_shell``, ``void_surface``, ``particle_surface``. Mesh size h(d)
-with d the distance to the particle surfaces: h = interface_size for d ≤ FINE_LAYER
-interface_size, growing linearly to ``size`` over GRADING ``size``.
+particle), ``core_shell``, ``void_surface``, ``particle_surface``. Mesh size h(d) with d the
+distance to the particle surfaces (``gmsh_run.graded_size_field``): h = interface_size for
+d ≤ FINE_LAYER interface_size, growing linearly to ``size`` over GRADING ``size``.
 
 Gmsh is imported inside the functions: importing it resets Python's SIGINT handler.
 """
@@ -46,7 +46,14 @@ from pydantic import (
 
 from meshes.bundle import MeshBundle, MeshStats, Particle
 from meshes.errors import GeometryError
-from meshes.gmsh_run import MODEL_UNIT, distribute, write_msh
+from meshes.gmsh_run import (
+    DEFAULT_REFINEMENT,
+    MODEL_UNIT,
+    add_physical_groups,
+    distribute,
+    graded_size_field,
+    write_msh,
+)
 from meshes.packing import check_explicit, pack_random
 from meshes.particle_list import expand_csv_entry
 from meshes.rearrange import pack_dense
@@ -63,10 +70,6 @@ CORE_SHELL = "core_shell"  # Si core / shell interface
 VOID_SURFACE = "void_surface"  # free surfaces of the void of yolk–shell particles
 BOX_FACES = ("xmin", "xmax", "ymin", "ymax", "zmin", "zmax")
 
-ALGORITHM_3D = 1  # Gmsh 3D Delaunay: reproducible (4.8's HXT, 10, is faster but varies run to run)
-DEFAULT_REFINEMENT = 3  # interface_size = size / DEFAULT_REFINEMENT when not given
-FINE_LAYER = 0.5  # thickness of the layer meshed at interface_size, in interface sizes
-GRADING = 2.0  # distance over which the size grows to the bulk size, in bulk sizes
 FACE_TOLERANCE = 1e-6  # a surface lies on a box face within this fraction of the box size
 CONTACT_DEPTH = 0.3  # a yolk sinks this fraction of the shell thickness into its shell
 
@@ -508,44 +511,6 @@ def _build_model(spec: ParticleRVESpec, particles: list[Particle]) -> _Model:
     return _Model(cells, facets, mesh_surfaces, fractions, thicknesses)
 
 
-def _add_physical_groups(model: _Model) -> dict[str, dict[str, int]]:
-    """Physical groups 1, 2, … in the order cells, then facets; returns the name → tag maps."""
-    import gmsh
-
-    names: dict[str, dict[str, int]] = {"cells": {}, "facets": {}}
-    tag = 1
-    for kind, groups, dim in (("cells", model.cells, 3), ("facets", model.facets, 2)):
-        for name, entities in groups.items():
-            gmsh.model.addPhysicalGroup(dim, entities, tag)
-            gmsh.model.setPhysicalName(dim, tag, name)
-            names[kind][name] = tag
-            tag += 1
-    return names
-
-
-def _set_mesh_size(spec: ParticleRVESpec, surfaces: list[int]) -> None:
-    """Size field: interface_size within the layer at the surfaces, graded to size in the bulk."""
-    import gmsh
-
-    field = gmsh.model.mesh.field
-    size = spec.mesh.size / MODEL_UNIT
-    fine = (spec.mesh.interface_size or spec.mesh.size / DEFAULT_REFINEMENT) / MODEL_UNIT
-    dist = field.add("Distance")
-    field.setNumbers(dist, "FacesList", surfaces)
-    thr = field.add("Threshold")
-    field.setNumber(thr, "InField", dist)
-    field.setNumber(thr, "SizeMin", fine)
-    field.setNumber(thr, "SizeMax", size)
-    field.setNumber(thr, "DistMin", FINE_LAYER * fine)
-    field.setNumber(thr, "DistMax", FINE_LAYER * fine + GRADING * size)
-    field.setAsBackgroundMesh(thr)
-    for option in ("MeshSizeExtendFromBoundary", "MeshSizeFromPoints", "MeshSizeFromCurvature"):
-        gmsh.option.setNumber(f"Mesh.{option}", 0)
-    gmsh.option.setNumber("Mesh.MeshSizeMax", size)
-    gmsh.option.setNumber("Mesh.Algorithm3D", ALGORITHM_3D)
-    gmsh.option.setNumber("Mesh.Optimize", int(spec.mesh.optimize))
-
-
 def _mesh_on_root(
     spec: ParticleRVESpec, msh_path: Path | None
 ) -> tuple[dict[str, dict[str, int]], MeshStats]:
@@ -559,8 +524,10 @@ def _mesh_on_root(
     ]
     gmsh.model.add("particle_rve")
     model = _build_model(spec, particles)
-    names = _add_physical_groups(model)
-    _set_mesh_size(spec, model.particle_surfaces)
+    names = add_physical_groups(model.cells, model.facets)
+    size = spec.mesh.size / MODEL_UNIT
+    fine = (spec.mesh.interface_size or spec.mesh.size / DEFAULT_REFINEMENT) / MODEL_UNIT
+    graded_size_field(model.particle_surfaces, size, fine, spec.mesh.optimize)
     gmsh.model.mesh.generate(3)
     write_msh(msh_path)
     _, elem_tags, elem_nodes = gmsh.model.mesh.getElements(3)

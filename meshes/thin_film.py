@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from meshes.bundle import MeshBundle, MeshStats
 from meshes.errors import GeometryError
-from meshes.gmsh_run import distribute, write_msh
+from meshes.gmsh_run import add_physical_groups, distribute, write_msh
 from meshes.particle_rve import BOX_FACES, MODEL_UNIT, min_mean_ratio
 from solver.units import Length
 
@@ -359,21 +359,6 @@ def _build_model(spec: ThinFilmSpec) -> _Model:
     return _Model(cells, groups, covered)
 
 
-def _add_physical_groups(model: _Model) -> dict[str, dict[str, int]]:
-    """Physical groups 1, 2, … in the order cells, then facets; returns the name → tag maps."""
-    import gmsh
-
-    names: dict[str, dict[str, int]] = {"cells": {}, "facets": {}}
-    tag = 1
-    for kind, groups, dim in (("cells", model.cells, 3), ("facets", model.facets, 2)):
-        for name, entities in groups.items():
-            gmsh.model.addPhysicalGroup(dim, entities, tag)
-            gmsh.model.setPhysicalName(dim, tag, name)
-            names[kind][name] = tag
-            tag += 1
-    return names
-
-
 def _roughen(spec: ThinFilmSpec) -> None:
     """Move mesh nodes: z += A s(x, y) w(z), w = 1 at the rough interface, 0 at its neighbours."""
     import gmsh
@@ -422,7 +407,7 @@ def _mesh_on_root(
     check(spec)
     gmsh.model.add("thin_film")
     model = _build_model(spec)
-    names = _add_physical_groups(model)
+    names = add_physical_groups(model.cells, model.facets)
     gmsh.model.mesh.generate(3)
     if spec.roughness is not None:
         _roughen(spec)

@@ -47,7 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     from postprocess.cli_args import add_postprocess_commands
 
     add_postprocess_commands(sub)
-    p = sub.add_parser("sweep", help="run the cases of a sweep file one by one into sweep.csv")
+    p = sub.add_parser(
+        "sweep", help="run the cases of a sweep file one by one into sweep.csv, draw its plots"
+    )
     p.add_argument("sweep", type=Path, help="sweep file (YAML; see solver/sweep.py)")
     p.add_argument("--out", type=Path, help="sweep directory (default runs/<sweep file name>)")
     p.add_argument("--np", type=int, default=1, help="MPI ranks per case (mpirun -n N)")
@@ -92,6 +94,41 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
 
 
+def _sweep_plots(path: Path, out: Path | None, rc: int) -> int:
+    """Draw the sweep file's ``plots`` (matplotlib; the solver itself never draws).
+
+    A plot that cannot be drawn is a bad sweep file (exit 2) unless cases failed (exit 3 kept).
+    """
+    from postprocess.errors import RenderError
+    from postprocess.sweep_plot import plot_histories, plot_sweep
+    from solver.sweep import load_sweep, sweep_dir
+
+    directory = sweep_dir(path, out)
+    for plot in load_sweep(path).plots:
+        try:
+            if plot.history:
+                png = plot_histories(
+                    directory, plot.x, plot.y, directory / plot.file, plot.log, plot.reference
+                )
+            else:
+                png = plot_sweep(
+                    directory / "sweep.csv",
+                    plot.x,
+                    plot.y,
+                    directory / plot.file,
+                    plot.series,
+                    plot.log,
+                    plot.reference,
+                )
+        except RenderError as exc:
+            if rc == 0:
+                raise CaseError(f"{path}: plots: {plot.file}: {exc}") from None
+            log.warning("%s: not drawn: %s", plot.file, exc)
+            continue
+        log.info("wrote %s", png)
+    return rc
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command in ("render", "compare", "view"):
         from postprocess.cli_args import RenderError, run_postprocess_command
@@ -112,7 +149,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             resources = slurm.Resources(args.nodes, args.ntasks_per_node, args.time, args.partition)
             write_slurm_array(args.sweep, args.out, resources, args.container)
             return 0
-        return run_sweep(args.sweep, args.out, args.np)
+        rc = run_sweep(args.sweep, args.out, args.np)
+        return _sweep_plots(args.sweep, args.out, rc)
 
     from solver.case import check_geometry, dump_resolved, load_case
 

@@ -8,8 +8,11 @@ Sweep file (YAML)::
       loading.stack_pressure: [3 MPa, 50 MPa]
     # cases: [{loading.stack_pressure: 3 MPa}, …]   # … or an explicit list of overrides
     outputs: [max_principal_Pa_Li6PS5Cl, failure_probability_Li6PS5Cl]
+    plots:                            # figures drawn after the runs (optional)
+      - {file: sigma1.png, x: loading.stack_pressure, y: [max_principal_Pa_Li6PS5Cl]}
 
-Keys are ``--set`` key paths, values YAML. Each case is named from its override values,
+Keys are ``--set`` key paths, values YAML. Each case is named from its override values
+(or by a ``name`` override in a case entry),
 runs in its own subprocess (``ssbmech run``, under ``mpirun -n N`` with ``--np N``) so it
 starts with a clean MPI/PETSc state, into ``OUT/<case name>`` with its log in
 ``OUT/logs/<case name>.log``. A case whose run directory already says ``complete`` is not run
@@ -17,7 +20,11 @@ again. A failing case is reported (status ``failed`` and the error) and the swee
 ``OUT/sweep.csv`` (rewritten after every case) has one row per case: ``case``, the override
 values, the outputs (from summary.json ``final``, else the ``value`` of ``extremes``, else a
 top-level number such as ``dofs``),
-``status`` and ``error``. Clusters: a SLURM job array over the same cases (solver/slurm.py).
+``status`` and ``error``. ``plots`` are drawn by ``ssbmech sweep`` into ``OUT/<file>``
+(postprocess/sweep_plot.py: ``x`` and ``y`` columns of sweep.csv, optional ``series`` column,
+``log`` axes and a ``reference`` line; ``history: true`` plots each case's history.csv
+instead), also when some cases failed; a rerun only redraws them. Clusters: a SLURM job
+array over the same cases (solver/slurm.py).
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -46,6 +53,27 @@ KeyPath = str
 Overrides = dict[KeyPath, Any]
 
 
+class SweepPlot(BaseModel):
+    """One figure of a sweep: y columns against x (see postprocess/sweep_plot.py)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    file: str = Field(pattern=r"^[A-Za-z0-9_.-]+\.png$")
+    x: str
+    y: list[str] = Field(min_length=1)
+    series: str | None = None
+    history: bool = False
+    log: list[Literal["x", "y"]] = Field(default_factory=list)
+    reference: float | None = None
+
+    @model_validator(mode="after")
+    def _series_needs_table(self) -> SweepPlot:
+        if self.history and self.series is not None:
+            raise ValueError(
+                "'series' is for sweep.csv plots; history plots draw one line per case"
+            )
+        return self
+
+
 class SweepSpec(BaseModel):
     """A validated sweep file (see the module docstring)."""
 
@@ -55,6 +83,7 @@ class SweepSpec(BaseModel):
     grid: dict[KeyPath, list[Any]] = Field(default_factory=dict)
     cases: list[Overrides] = Field(default_factory=list)
     outputs: list[str] = Field(min_length=1)
+    plots: list[SweepPlot] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _grid_or_cases(self) -> SweepSpec:
@@ -122,7 +151,12 @@ def _slug(value: Any) -> str:
 
 
 def case_name(overrides: Overrides) -> str:
-    """``<last key segment>-<value>`` joined by ``_`` (the full key path if segments clash)."""
+    """``<last key segment>-<value>`` joined by ``_`` (the full key path if segments clash).
+
+    A ``name`` override is the name itself.
+    """
+    if "name" in overrides:
+        return _slug(overrides["name"])
     last = [k.split(".")[-1] for k in overrides]
     labels = last if len(set(last)) == len(last) else list(overrides)
     return "_".join(
@@ -182,17 +216,22 @@ def run_one(case: SweepCase, base: Path, fixed: Overrides, ranks: int, log_dir: 
     return f"exit {rc}: {error}"
 
 
+def sweep_dir(path: Path, out: Path | None) -> Path:
+    """The sweep directory: ``out``, by default ``runs/<sweep file name>``."""
+    return out or Path("runs") / path.stem
+
+
 def run_sweep(path: Path, out: Path | None, ranks: int = 1) -> int:
     """Run every case of the sweep file ``path`` into ``out``; exit code 0, or 3 if any failed."""
     spec = load_sweep(path)
-    out = out or Path("runs") / path.stem
+    out = sweep_dir(path, out)
     log_dir = out / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     cases = [SweepCase(case_name(o), o, out / case_name(o)) for o in spec.expand()]
     names = [c.name for c in cases]
     if len(set(names)) != len(names):
         raise CaseError(f"{path}: two cases get the same name; make the override values differ")
-    keys = list(dict.fromkeys(k for c in cases for k in c.overrides))
+    keys = list(dict.fromkeys(k for c in cases for k in c.overrides if k != "name"))
     columns = ["case", *keys, *spec.outputs, "status", "error"]
     rows: list[dict[str, Any]] = []
     for case in cases:

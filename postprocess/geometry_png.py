@@ -32,7 +32,7 @@ from postprocess.palette import region_colours
 
 GEOMETRY_PNG = "geometry.png"
 #: legend box (fractions of the window): upper right corner
-LEGEND_SIZE = (0.22, 0.035)
+LEGEND_SIZE = (0.2, 0.045)
 #: above this many cells, element edges would only darken the picture
 _MAX_EDGE_CELLS = 40_000
 #: a region is a full layer when it fills this share of its slab (lateral area × thickness)
@@ -65,14 +65,10 @@ def render_geometry(mesh_dir: Path, name: str | None = None, out_png: Path | Non
             )
             shown.append(mesh)
         legend = [[r, colours[r]] for r in tags if r in parts]
-        pl.add_legend(
-            legend,
-            bcolor="white",
-            border=True,
-            size=(LEGEND_SIZE[0], LEGEND_SIZE[1] * len(legend)),
-            loc="upper right",
-            face="rectangle",
-        )
+        box = pl.add_legend(legend, bcolor="white", border=True, face="rectangle")
+        width, height = LEGEND_SIZE[0], LEGEND_SIZE[1] * len(legend)
+        box.SetPosition(0.99 - width, 0.93 - height)  # below the title, inside the window
+        box.SetPosition2(width, height)
         caption = lay.caption()
         title = f"{name or mesh_dir.name} — geometry, {what}" + (f" ({caption})" if caption else "")
         size = title_size(title, WINDOW_SIZE[0] * 0.8)

@@ -106,7 +106,8 @@ def draw(
     _style_scalar_bars(pl)
     step, soc = run.step_at(time)
     when = f"SOC {soc:.3g}" if soc is not None else f"t {time:.3g} s"
-    title = title or f"{run.case_name} — {spec.label}, {view.title} — {when} (step {step})"
+    shown_as = f"{view.title} ({scene.caption})" if scene.caption else view.title
+    title = title or f"{run.case_name} — {spec.label}, {shown_as} — {when} (step {step})"
     width = pl.window_size[0] / pl.shape[1]
     pl.add_text(
         title,

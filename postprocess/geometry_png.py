@@ -74,7 +74,10 @@ def render_geometry(mesh_dir: Path, name: str | None = None, out_png: Path | Non
         size = title_size(title, WINDOW_SIZE[0] * 0.8)
         pl.add_text(title, position="upper_edge", font_size=size, color="black", font_file=font())
         pl.add_text(
-            _footer(grid, tags, lay), position=(12, 10), font_size=10, color="#404040",
+            _footer(grid, tags, lay),
+            position=(12, 10),
+            font_size=10,
+            color="#404040",
             font_file=font(),
         )
         pl.add_axes(color="black", line_width=2)
@@ -92,8 +95,7 @@ def _scene(
 ) -> tuple[dict[str, pv.DataSet], str, str]:
     """(region → dataset to draw, camera preset, what the picture shows)."""
     if not lay.stacked:
-        x0, x1, y0, y1, z0, z1 = grid.bounds
-        cut = (y0 + y1) / 2
+        cut = (grid.bounds[2] + grid.bounds[3]) / 2
         half = grid.clip(normal="y", origin=(0.0, cut, 0.0), invert=False)
         return _by_region(half, tags, surface=True), "oblique", f"half box (y > {cut:.3g} µm)"
     if _full_layers(grid, tags):

@@ -1,5 +1,6 @@
-"""Layout of stacked geometries (films, columns): which z window to show and how much to
-scale z so that thin layers and tall stacks are readable in one picture.
+"""Layout of stacked geometries (films, columns): z window, z scale and section plane.
+
+The layout makes thin layers and tall stacks readable in one picture.
 
 A mesh is *stacked* when its regions are layered in z: the lowest and the highest region
 (by the centre of their z ranges) do not overlap in z. An RVE is not (its matrix spans the
@@ -57,7 +58,7 @@ class Layout:
 
 
 def region_z_ranges(grid: pv.DataSet, tags: Mapping[str, int]) -> dict[str, tuple[float, float]]:
-    """z range (µm) of each tagged region present in ``grid``."""
+    """The z range (µm) of each tagged region present in ``grid``."""
     out = {}
     for name, tag in tags.items():
         ids = np.flatnonzero(np.asarray(grid.cell_data["region"]) == tag)
@@ -75,7 +76,7 @@ def layout(grid: pv.UnstructuredGrid, tags: Mapping[str, int]) -> Layout:
     ranges = region_z_ranges(grid, tags)
     if not _is_stacked(ranges, height):
         return Layout(False, (z0, z1), 1.0, centre_x, cropped=False)
-    thin_name, (lo, hi) = min(ranges.items(), key=lambda kv: kv[1][1] - kv[1][0])
+    _, (lo, hi) = min(ranges.items(), key=lambda kv: kv[1][1] - kv[1][0])
     t = hi - lo
     window, cropped = (z0, z1), False
     if t < THIN_SHARE * height:
@@ -100,7 +101,7 @@ def z_scale(h: float, width: float) -> float:
 def section_x(
     grid: pv.UnstructuredGrid, tags: Mapping[str, int], upper: float | None = None
 ) -> float:
-    """x (µm, ≤ ``upper`` if given) of the section where the least visible region shows most.
+    """The x (µm, ≤ ``upper`` if given) of the section where the least visible region shows most.
 
     Ties go to the candidate nearest the centre of the searched range.
     """

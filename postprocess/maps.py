@@ -120,6 +120,8 @@ def draw(
     shown = [*scene.coloured, *(m for m, _ in scene.context)]
     add_ruler(pl, shown, scene.camera)
     set_camera(pl, shown, scene.camera)
+    if scene.zoom != 1:
+        pl.camera.zoom(scene.zoom)
     return scene
 
 

@@ -35,7 +35,8 @@ def read_mesh_dir(mesh_dir: Path) -> tuple[pv.UnstructuredGrid, dict[str, int]]:
     if physical is None:
         raise RenderError(f"{msh}: no physical groups (regions) in the mesh")
     blocks = [
-        (block.data, tag) for block, tag in zip(mesh.cells, physical, strict=True)
+        (block.data, tag)
+        for block, tag in zip(mesh.cells, physical, strict=True)
         if block.type == "tetra"
     ]
     if not blocks:

@@ -46,6 +46,8 @@ class Scene:
     note: str = ""
     #: what was done to the geometry (z window, z scale), for the title
     caption: str = ""
+    #: camera zoom after fitting (< 1 leaves room for the ruler under tall sections)
+    zoom: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -203,7 +205,7 @@ def film_section(grid: pv.UnstructuredGrid, key: str, tags: Mapping[str, int]) -
         raise RenderError(f"the section x = {lay.section_x:.3g} µm is empty")
     caption = lay.caption()
     note = f"section x = {lay.section_x:.3g} µm" + (f"; {caption}" if caption else "")
-    return Scene([plane], _section_edges(plane), camera="x", note=note, caption=caption)
+    return Scene([plane], _section_edges(plane), camera="x", note=note, caption=caption, zoom=0.85)
 
 
 def _section_edges(plane: pv.DataSet) -> list[tuple[pv.DataSet, dict]]:

@@ -31,7 +31,11 @@ def film_figures(tmp_path_factory: pytest.TempPathFactory) -> Path:
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "postprocess.render", str(run_dir), "--field", "hydrostatic"],
-        capture_output=True, text=True, env=clean_env(), cwd=ROOT, timeout=300,
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        cwd=ROOT,
+        timeout=300,
     )
     print(f"\nrender of the film run: {time.perf_counter() - start:.1f} s")
     assert done.returncode == 0, done.stderr

@@ -47,10 +47,14 @@ def meshed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     argvs = [
         ["mesh", str(c), "--out", str(root / c.stem), "--png", *coarse_overrides(c)] for c in CASES
     ]
-    script = "import sys; from solver.cli import main; sys.exit(max(main(a) for a in %r))" % argvs
+    script = f"import sys; from solver.cli import main; sys.exit(max(main(a) for a in {argvs!r}))"
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=clean_env(), cwd=ROOT,
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        cwd=ROOT,
         timeout=600,
     )
     print(f"\nmesh --png of {len(CASES)} cases: {time.perf_counter() - start:.1f} s")

@@ -119,9 +119,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.out and comm.rank == 0:
             bundle.write_tag_map(args.out / "tags.json")
         log.info("%s", describe_mesh(bundle))
-        if args.png and comm.rank == 0:
-            _draw_geometry(args.out, case.name)
-        return 0
+        return _draw_geometry(args.out, case.name) if args.png and comm.rank == 0 else 0
 
     from solver.run import run_case
 
@@ -131,15 +129,17 @@ def _dispatch(args: argparse.Namespace) -> int:
     return 0
 
 
-def _draw_geometry(out: Path, name: str) -> None:
-    """Draw OUT/geometry.png in a fresh process: VTK crashes in one that imported DOLFINx."""
+def _draw_geometry(out: Path, name: str) -> int:
+    """Draw OUT/geometry.png in a fresh process (VTK crashes in one that imported DOLFINx)."""
     import subprocess
 
     cmd = [sys.executable, "-m", "postprocess.geometry_png", str(out), "--name", name]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed: {done.stderr.strip()}")
+        print(f"ssbmech mesh: error: {' '.join(cmd)} failed:\n{done.stderr}", file=sys.stderr)
+        return 1
     log.info("%s", done.stdout.strip())
+    return 0
 
 
 if __name__ == "__main__":

@@ -106,19 +106,22 @@ def draw(
     _style_scalar_bars(pl)
     step, soc = run.step_at(time)
     when = f"SOC {soc:.3g}" if soc is not None else f"t {time:.3g} s"
-    title = title or f"{run.case_name} — {spec.label}, {view.title} — {when} (step {step})"
+    shown_as = f"{view.title} ({scene.caption})" if scene.caption else view.title
+    title = title or f"{run.case_name} — {spec.label}, {shown_as} — {when} (step {step})"
     width = pl.window_size[0] / pl.shape[1]
     pl.add_text(
         title,
         position="upper_edge",
-        font_size=_title_size(title, width),
+        font_size=title_size(title, width),
         color="black",
         font_file=font(),
     )
     pl.add_axes(color="black", line_width=2)
     shown = [*scene.coloured, *(m for m, _ in scene.context)]
-    _add_ruler(pl, shown, scene.camera)
-    _set_camera(pl, shown, scene.camera)
+    add_ruler(pl, shown, scene.camera)
+    set_camera(pl, shown, scene.camera)
+    if scene.zoom != 1:
+        pl.camera.zoom(scene.zoom)
     return scene
 
 
@@ -158,7 +161,7 @@ def font() -> str:
     return str(font_manager.findfont("DejaVu Sans"))
 
 
-def _title_size(title: str, width: float) -> int:
+def title_size(title: str, width: float) -> int:
     """Font size (≤ 14) at which ``title`` fits ``width`` px (≈ 1.4 px per point per char)."""
     return int(max(8, min(14, width / (1.45 * max(len(title), 1)))))
 
@@ -231,7 +234,7 @@ def _bounds(meshes: list[pv.DataSet]) -> tuple[float, ...]:
     )
 
 
-def _add_ruler(pl: pv.Plotter, meshes: list[pv.DataSet], camera: str) -> None:
+def add_ruler(pl: pv.Plotter, meshes: list[pv.DataSet], camera: str) -> None:
     """Scale bar in µm along the bottom front edge of what is shown."""
     x0, x1, y0, y1, z0, z1 = _bounds(meshes)
     size = max(x1 - x0, y1 - y0, z1 - z0)
@@ -257,7 +260,7 @@ def _add_ruler(pl: pv.Plotter, meshes: list[pv.DataSet], camera: str) -> None:
                 prop.SetFontFile(font())
 
 
-def _set_camera(pl: pv.Plotter, meshes: list[pv.DataSet], camera: str) -> None:
+def set_camera(pl: pv.Plotter, meshes: list[pv.DataSet], camera: str) -> None:
     """Oblique: from −y, z up, a little from above and the side. "x": head-on along −x."""
     x0, x1, y0, y1, z0, z1 = _bounds(meshes)
     focal = ((x0 + x1) / 2, (y0 + y1) / 2, (z0 + z1) / 2)

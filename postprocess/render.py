@@ -1,7 +1,9 @@
 """``ssbmech render``: maps, plots, animation and report of one run into ``RUN_DIR/figures/``.
 
 By default: every view (:mod:`postprocess.views`) of σ1 (``max_principal``) and the clip of
-every other written scalar field, at the last step; the history, solver and histogram plots;
+every other written scalar field, at the last step; for stacked geometries (films, columns:
+:mod:`postprocess.layers`) the ``film_section`` view replaces that clip, and is left out for
+RVEs; the history, solver and histogram plots;
 ``report.html``; ``figures.json`` (:mod:`postprocess.manifest`). ``fields``/``views`` narrow
 the maps, ``step``/``soc`` pick the step, ``animate`` adds a GIF of the first field and view
 over all written steps. Reads only run-directory files; must run in a process that has not
@@ -30,6 +32,8 @@ log = logging.getLogger("ssbmech")
 FIGURES_DIR = "figures"
 REPORT_HTML = "report.html"
 DEFAULT_FIELD = "max_principal"
+#: the view of stacked geometries (films, columns), drawn by default only for them
+STACK_VIEW = "film_section"
 #: fields whose clip is drawn by default besides the default field's views
 _OVERVIEW_FIELDS = ("von_mises", "hydrostatic", "crack_risk", "theta", "u")
 
@@ -128,20 +132,31 @@ def map_figures(run: RunData, opts: RenderOptions, t: float, out: Path) -> list[
         list(opts.fields) if opts.fields else [DEFAULT_FIELD if DEFAULT_FIELD in have else have[0]]
     )
     explicit_views = opts.views is not None
+    stacked = is_stacked(run)
+    all_views = [v for v in VIEWS if stacked or v != STACK_VIEW]
+    overview = STACK_VIEW if stacked else "clip"
     entries = []
     for n, key in enumerate(keys):
         spec = field_spec(run, key)
         if explicit_views:
             views = list(opts.views or ())
         elif n == 0 or opts.fields:
-            views = list(VIEWS)
+            views = all_views
         else:
-            views = ["clip"]
+            views = [overview]
         entries += _maps_of(run, spec, views, explicit_views, t, out)
         if n == 0 and not opts.fields and not explicit_views:
             for extra in (f for f in _OVERVIEW_FIELDS if f in have and f != key):
-                entries += _maps_of(run, field_spec(run, extra), ["clip"], False, t, out)
+                entries += _maps_of(run, field_spec(run, extra), [overview], False, t, out)
     return entries
+
+
+def is_stacked(run: RunData) -> bool:
+    """Whether the run's regions are layered in z (films, columns; postprocess.layers)."""
+    from postprocess.layers import layout
+
+    grid = run.grid_at(run.last_time)
+    return "region" in grid.cell_data and layout(grid, run.cell_tags).stacked
 
 
 def _maps_of(

@@ -13,6 +13,9 @@ written), and returns a :class:`Scene`: the datasets coloured by the field, grey
 - ``deformed_exaggerated``: the same with u scaled so that max |u| is ≈ 8 % of the mesh size.
 - ``cross_section``: the plane normal to x through the centre, seen head-on (works for any
   geometry whose cells are tagged by region: layered films, columns, RVEs).
+- ``film_section``: for stacked geometries (films, columns; :mod:`postprocess.layers`) the
+  section through the columns, cropped to a window around a thin film and/or with z scaled
+  (stated in the title), seen head-on; ``render`` draws it by default for stacked runs only.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyvista as pv
 
+from postprocess.layers import layout, section
 from postprocess.reader import RenderError
 
 MATRIX = "matrix"
@@ -40,6 +44,10 @@ class Scene:
     context: list[tuple[pv.DataSet, dict]] = field(default_factory=list)
     camera: str = "oblique"  # or "x": head-on along −x, parallel projection
     note: str = ""
+    #: what was done to the geometry (z window, z scale), for the title
+    caption: str = ""
+    #: camera zoom after fitting (< 1 leaves room for the ruler under tall sections)
+    zoom: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -186,6 +194,22 @@ def cross_section(grid: pv.UnstructuredGrid, key: str, tags: Mapping[str, int]) 
     plane = grid.slice(normal="x", origin=centre(grid))
     if plane.n_cells == 0:
         raise RenderError("the cross-section at the mid-plane is empty")
+    return Scene([plane], _section_edges(plane), camera="x", note=f"section x = {x:.2f} µm")
+
+
+def film_section(grid: pv.UnstructuredGrid, key: str, tags: Mapping[str, int]) -> Scene:
+    """Section of a stacked geometry with its z window and z scale; region boundaries black."""
+    lay = layout(grid, tags)
+    plane = section(grid, lay)
+    if plane.n_cells == 0:
+        raise RenderError(f"the section x = {lay.section_x:.3g} µm is empty")
+    caption = lay.caption()
+    note = f"section x = {lay.section_x:.3g} µm" + (f"; {caption}" if caption else "")
+    return Scene([plane], _section_edges(plane), camera="x", note=note, caption=caption, zoom=0.85)
+
+
+def _section_edges(plane: pv.DataSet) -> list[tuple[pv.DataSet, dict]]:
+    """Boundaries of each region in a plane section, as black lines."""
     edges = []
     if "region" in plane.cell_data:
         for tag in np.unique(plane["region"]):
@@ -198,7 +222,7 @@ def cross_section(grid: pv.UnstructuredGrid, key: str, tags: Mapping[str, int]) 
             )
             if e.n_cells:
                 edges.append((e, {"color": _EDGE, "line_width": 2.5}))
-    return Scene([plane], edges, camera="x", note=f"section x = {x:.2f} µm")
+    return edges
 
 
 VIEWS: dict[str, View] = {
@@ -211,5 +235,6 @@ VIEWS: dict[str, View] = {
         View("deformed", "deformed", deformed, needs=("u",)),
         View("deformed_exaggerated", "deformed, exaggerated", deformed_exaggerated, needs=("u",)),
         View("cross_section", "cross-section", cross_section),
+        View("film_section", "film section", film_section),
     )
 }

@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     case_command("check", "validate a case and print it resolved (SI units)")
     p = case_command("mesh", "build geometry and mesh only; print statistics")
     p.add_argument("--out", type=Path, help="write mesh.msh and tags.json here")
+    p.add_argument("--png", action="store_true", help="also draw the geometry to OUT/geometry.png")
     p = case_command("run", "run a case (works under mpirun -n N)")
     p.add_argument("--out", type=Path, help="run directory (default runs/<case name>)")
     p.add_argument("--force", action="store_true", help="replace an existing run directory")
@@ -170,19 +171,34 @@ def _dispatch(args: argparse.Namespace) -> int:
         from solver.mesh_report import describe_mesh
         from solver.run import build_mesh
 
+        if args.png and not args.out:
+            raise CaseError("ssbmech mesh: --png needs --out DIR (the picture is DIR/geometry.png)")
         if args.out and comm.rank == 0:
             args.out.mkdir(parents=True, exist_ok=True)
         bundle = build_mesh(comm, case, args.case, args.out / "mesh.msh" if args.out else None)
         if args.out and comm.rank == 0:
             bundle.write_tag_map(args.out / "tags.json")
         log.info("%s", describe_mesh(bundle))
-        return 0
+        return _draw_geometry(args.out, case.name) if args.png and comm.rank == 0 else 0
 
     from solver.run import run_case
 
     out = args.out or Path("runs") / case.name
     run_case(case, args.case, out, args.force, comm)
     log.info("run directory: %s", out)
+    return 0
+
+
+def _draw_geometry(out: Path, name: str) -> int:
+    """Draw OUT/geometry.png in a fresh process (VTK crashes in one that imported DOLFINx)."""
+    import subprocess
+
+    cmd = [sys.executable, "-m", "postprocess.geometry_png", str(out), "--name", name]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"ssbmech mesh: error: {' '.join(cmd)} failed:\n{done.stderr}", file=sys.stderr)
+        return 1
+    log.info("%s", done.stdout.strip())
     return 0
 
 

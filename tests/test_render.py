@@ -434,3 +434,8 @@ def test_view_without_display_exits_2(tiny_run_dir: Path) -> None:
     )
     assert result.returncode == 2
     assert "no display" in result.stderr and "trame" in result.stderr
+
+
+def test_rve_has_no_film_section(rendered: Path) -> None:
+    manifest = json.loads((rendered / "figures.json").read_text())
+    assert "film_section" not in {f.get("view") for f in manifest["figures"]}

@@ -20,6 +20,8 @@ at once, overlapping, and moves them apart until no pair violates its contact di
 3. ``clipped``: the volume inside the box is below the full sphere volume, so spheres for the
    deficit are added and the set relaxed again, until |φ_achieved − φ| ≤ ½ mean sphere volume.
 
+Dimension-generic: a 2-element box packs disks (areas, shares in inverse proportion to r²).
+
 If ``MAX_SWEEPS`` sweeps leave overlaps, the packing is jammed: a GeometryError says so.
 """
 
@@ -31,7 +33,14 @@ import numpy as np
 
 from meshes.bundle import Particle
 from meshes.errors import GeometryError
-from meshes.packing import check_fits, draw_radii, mean_sphere_volume, min_image, volume_in_cell
+from meshes.packing import (
+    check_fits,
+    draw_radii,
+    mean_sphere_volume,
+    min_image,
+    to_particles,
+    volume_in_cell,
+)
 
 if TYPE_CHECKING:
     from meshes.particle_rve import RandomParticles
@@ -45,10 +54,10 @@ GROWTH = np.linspace(0.8, 1.0, 9)  # radius scales relaxed in turn (grow into pl
 
 
 def _bounds(radii: np.ndarray, box: np.ndarray, spec: RandomParticles) -> np.ndarray:
-    """Lower bounds (N, 3) of admissible centres (m); the upper bounds are box − lower."""
+    """Lower bounds (N, dim) of admissible centres (m); the upper bounds are box − lower."""
     if spec.placement == "inside":
-        return np.repeat((radii + spec.min_gap)[:, None], 3, axis=1)
-    return np.zeros((radii.size, 3))
+        return np.repeat((radii + spec.min_gap)[:, None], len(box), axis=1)
+    return np.zeros((radii.size, len(box)))
 
 
 def _project(c: np.ndarray, radii: np.ndarray, box: np.ndarray, spec: RandomParticles) -> None:
@@ -89,7 +98,7 @@ def _relax(
     rbar = float(r.mean())
     need_all = r[:, None] + r[None] + spec.min_gap
     skin = 0.5 * rbar  # pair-list skin: rebuilt after any centre moved by half of it
-    vol = r**3
+    vol = r ** len(box)
     moved = np.full(c.shape[0], np.inf)
     anchor = c.copy()
     i = j = np.empty(0, dtype=int)
@@ -112,7 +121,7 @@ def _relax(
         c += step
         if sweep % SHAKE_EVERY == SHAKE_EVERY - 1:
             stuck = np.unique(np.concatenate([i[overlap > 0], j[overlap > 0]]))
-            c[stuck] += rng.normal(0.0, SHAKE * rbar, size=(stuck.size, 3))
+            c[stuck] += rng.normal(0.0, SHAKE * rbar, size=(stuck.size, c.shape[1]))
         _project(c, r, box, spec)
         moved = np.linalg.norm(min_image(c - anchor, box, periodic), axis=1)
     return False
@@ -122,15 +131,16 @@ def pack_dense(spec: RandomParticles, box: np.ndarray) -> list[Particle]:
     """Seeded dense packing of ``spec`` in the box [0, box] (m) by collective rearrangement."""
     box = np.asarray(box, dtype=float)
     check_fits(spec, box)
+    dim = len(box)
     rng = np.random.default_rng(spec.seed)
     box_volume = float(np.prod(box))
     target = spec.volume_fraction * box_volume
-    half_particle = 0.5 * mean_sphere_volume(spec.radius_mean, spec.radius_std)
+    half_particle = 0.5 * mean_sphere_volume(spec.radius_mean, spec.radius_std, dim)
     radii = np.empty(0)
-    centers = np.empty((0, 3))
+    centers = np.empty((0, dim))
     volume = 0.0
     for _ in range(FILL_ROUNDS):
-        new = draw_radii(rng, spec, target - volume)
+        new = draw_radii(rng, spec, target - volume, dim)
         lo = _bounds(new, box, spec)
         centers = np.vstack([centers, rng.uniform(lo, box - lo)])
         radii = np.concatenate([radii, new])
@@ -160,7 +170,4 @@ def pack_dense(spec: RandomParticles, box: np.ndarray) -> list[Particle]:
             f"collective rearrangement reached volume fraction {volume / box_volume:.4f} in the "
             f"box after {FILL_ROUNDS} rounds, short of {spec.volume_fraction}",
         )
-    return [
-        Particle((float(c[0]), float(c[1]), float(c[2])), float(r))
-        for c, r in zip(centers, radii, strict=True)
-    ]
+    return to_particles(centers, radii)

@@ -1,6 +1,7 @@
 """Derived fields (cell-wise, DG0) and per-material aggregates of a mechanics solution.
 
-σ (Pa) is evaluated at cell midpoints (exact for P1 displacement); von Mises
+σ (Pa) is the full 3×3 Cauchy stress (in 2D plane strain with σ_zz, see
+``ElasticityProblem.cauchy_stress``), evaluated at cell midpoints (exact for P1); von Mises
 σ_vm = √(3/2 s:s), hydrostatic σ_h = tr σ / 3, maximum principal σ1 (largest eigenvalue);
 ``theta`` is the mechanics problem's Li fraction field itself (P1).
 Crack-risk fields (formulas in solver/crack_risk.py): strength index ``crack_risk`` σ1/σ_f
@@ -59,6 +60,13 @@ def nearest_particle(points: Array, centers: Array, radii: Array) -> npt.NDArray
     return best
 
 
+def _cauchy_stress(problem: ElasticityProblem | PeriodicElasticityProblem) -> ufl.core.expr.Expr:
+    """The full 3×3 Cauchy stress (Pa) of the problem's displacement (2D: plane strain)."""
+    if isinstance(problem, ElasticityProblem):
+        return problem.cauchy_stress(problem.u)
+    return problem.stress(problem.u)
+
+
 class DerivedFields:
     """Output functions (θ, σ, scalars above, region, particle) and their aggregates.
 
@@ -73,14 +81,14 @@ class DerivedFields:
         self.problem = problem
         mesh = problem.mesh
         dg0 = fem.FunctionSpace(mesh, ("DG", 0))
-        tensor_dg0 = fem.TensorFunctionSpace(mesh, ElementMetaData("DG", 0))
+        tensor_dg0 = fem.TensorFunctionSpace(mesh, ElementMetaData("DG", 0), shape=(3, 3))
         self.sigma = fem.Function(tensor_dg0, name="sigma")
         self.theta = problem.theta
         self.region = fem.Function(dg0, name="region")
         self.particle = fem.Function(dg0, name="particle")
         self.scalars = {name: fem.Function(dg0, name=name) for name in SCALAR_FIELDS}
         self._sigma_expr = fem.Expression(
-            problem.stress(problem.u), tensor_dg0.element.interpolation_points()
+            _cauchy_stress(problem), tensor_dg0.element.interpolation_points()
         )
         n = self.region.x.array.size
         self._strength, self._toughness = np.full(n, np.inf), np.full(n, np.inf)
@@ -114,7 +122,7 @@ class DerivedFields:
         }
         """Material name → (material, owned cells of all regions made of it)."""
         self.interfaces: dict[str, tuple[InterfaceFacets, InterfaceStrength]] = {}
-        self.facet_stress = facet_stress_expression(problem.stress(problem.u))
+        self.facet_stress = facet_stress_expression(_cauchy_stress(problem), mesh.topology.dim)
         for name, strength in (crack_risk or CrackRisk()).interfaces.items():
             tag = problem.bundle.facet_names[name]  # names are checked by the caller
             facets = InterfaceFacets(mesh, problem.bundle.facet_tags, tag, problem.bundle.cell_tags)

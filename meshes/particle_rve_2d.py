@@ -150,7 +150,9 @@ def _build_model(spec: ParticleRVE2DSpec, particles: list[Particle]) -> _Model:
     occ = gmsh.model.occ
     box = np.array(spec.box) / MODEL_UNIT
     disks = [
-        occ.addDisk(p.center[0] / MODEL_UNIT, p.center[1] / MODEL_UNIT, 0, *[p.radius / MODEL_UNIT] * 2)
+        occ.addDisk(
+            p.center[0] / MODEL_UNIT, p.center[1] / MODEL_UNIT, 0, *[p.radius / MODEL_UNIT] * 2
+        )
         for p in particles
     ]
     rect = occ.addRectangle(0, 0, 0, *box)

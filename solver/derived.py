@@ -83,6 +83,17 @@ class DerivedFields:
         dg0 = fem.FunctionSpace(mesh, ("DG", 0))
         tensor_dg0 = fem.TensorFunctionSpace(mesh, ElementMetaData("DG", 0), shape=(3, 3))
         self.sigma = fem.Function(tensor_dg0, name="sigma")
+        """Full 3×3 Cauchy stress (Pa) per cell."""
+        self.stress_outputs: tuple[fem.Function, ...] = (self.sigma,)
+        """Stress functions written to fields.xdmf: ``sigma`` (3×3); 2D: in-plane ``sigma``
+        (2×2, which XDMF pads with σ_zz = 0) and ``sigma_zz`` (DOLFINx writes a 3×3 DG0
+        tensor on a 2D mesh as vertex values, so the full tensor cannot go as cell data)."""
+        if mesh.geometry.dim == 2:
+            plane = fem.TensorFunctionSpace(mesh, ElementMetaData("DG", 0))
+            self.stress_outputs = (
+                fem.Function(plane, name="sigma"),
+                fem.Function(dg0, name="sigma_zz"),
+            )
         self.theta = problem.theta
         self.region = fem.Function(dg0, name="region")
         self.particle = fem.Function(dg0, name="particle")
@@ -139,6 +150,10 @@ class DerivedFields:
         self._theta = total / max(count, 1)  # mean nodal θ of the Li host (for Γ(θ))
         self.sigma.interpolate(self._sigma_expr)
         s = self._sigma_cells()
+        if len(self.stress_outputs) == 2:
+            plane, szz = self.stress_outputs
+            plane.x.array[:] = s[:, :2, :2].ravel()
+            szz.x.array[:] = s[:, 2, 2]
         hydro = np.trace(s, axis1=1, axis2=2) / 3.0
         dev = s - hydro[:, None, None] * np.eye(3)
         vm = np.sqrt(1.5 * np.einsum("cij,cij->c", dev, dev))

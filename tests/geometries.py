@@ -166,10 +166,14 @@ def disk_in_disk(comm: MPI.Comm, a: float, b: float, h: float, h_interface: floa
         core_surf = min(surfs, key=lambda t: occ.getMass(2, t))
         gmsh.model.addPhysicalGroup(2, [core_surf], names["cells"][CORE])
         gmsh.model.addPhysicalGroup(2, [t for t in surfs if t != core_surf], names["cells"][SHELL])
-        curves = {abs(t): gmsh.model.getBoundingBox(1, abs(t))[3] for _, t in
-                  gmsh.model.getBoundary([(2, t) for t in surfs], combined=False)}
+        curves = {
+            abs(t): gmsh.model.getBoundingBox(1, abs(t))[3]
+            for _, t in gmsh.model.getBoundary([(2, t) for t in surfs], combined=False)
+        }
         gmsh.model.addPhysicalGroup(
-            1, [c for c, r in curves.items() if r < 0.5 * (a + b) / unit], names["facets"]["interface"]
+            1,
+            [c for c, r in curves.items() if r < 0.5 * (a + b) / unit],
+            names["facets"]["interface"],
         )
         gmsh.model.addPhysicalGroup(
             1, [c for c, r in curves.items() if r >= 0.5 * (a + b) / unit], names["facets"]["outer"]

@@ -10,9 +10,10 @@ matrix annulus a < r < b (λ_m, μ_m, no eigenstrain), outer surface free. Core:
 linear equations for A, B, C. Infinite matrix (b → ∞, C = 0):
 p = 3K_i μ_m β / (λ_i + μ_i + μ_m), matrix σ_rr = −p (a/r)², σ_θθ = +p (a/r)².
 Here b = 5a; tolerances: mean in-plane core pressure −(σ_xx + σ_yy)/2 and core σ_zz within
-0.2 % (P2, interface h = a/8; measured 0.014 % and 0.0013 %), mean interface normal traction (``crack_risk.interfaces``
-facet stresses, exercising the 2D facet code) within 3 % (measured 2.5 % at a/8, 1.3 % at
-a/16: the one-sided facet stresses at a polygonal interface converge O(h)); convergence of
+0.2 % (P2, interface h = a/8; measured 0.014 % and 0.0013 %), mean interface normal traction
+(``crack_risk.interfaces`` facet stresses, exercising the 2D facet code) within 3 % (measured
+2.5 % at a/8, 1.3 % at a/16: one-sided facet stresses at a polygonal interface converge
+O(h)); convergence of
 the P1 core-pressure error over h = a/2 … a/16 with observed order ≥ 2 − 0.1 (the error
 is dominated by the polygonal interface, O(h²)).
 
@@ -132,7 +133,6 @@ def test_swelling_cylinder_p2() -> None:
     )
     derived = DerivedFields(problem, risk)
     derived.update()
-    facets, _ = derived.interfaces["interface"]
     areas, t_n, _, _ = derived._interface_values()["interface"]
     comm = problem.comm
     mean_tn = comm.allreduce(float((areas * t_n).sum()), op=MPI.SUM) / comm.allreduce(
@@ -173,7 +173,10 @@ def homogeneous_cell(loading: Loading) -> tuple[ElasticityProblem, list[float]]:
     spec = ParticleRVE2DSpec.model_validate(
         {
             "box": [1e-6, 1e-6],
-            "particles": {"mode": "explicit", "items": [{"center": [0.5e-6] * 2, "radius": 0.2e-6}]},
+            "particles": {
+                "mode": "explicit",
+                "items": [{"center": [0.5e-6] * 2, "radius": 0.2e-6}],
+            },
             "mesh": {"size": 0.25e-6},
         }
     )

@@ -2,8 +2,9 @@
 
 ``Supports`` says which named facets are rollers (one displacement component held at 0), which
 carry a normal pressure (Pa, positive pushes inward), which face is a rigid platen moving
-uniformly along the stacking axis (z; y in 2D), and which face's z-reaction defines the stack pressure. With no rollers and no
-platen the body is free and its rigid-body modes are removed.
+uniformly along the stacking axis (z; y in 2D), and which face's reaction along that axis
+defines the stack pressure. With no rollers and no platen the body is free and its rigid-body
+modes are removed.
 """
 
 from __future__ import annotations

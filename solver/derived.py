@@ -12,6 +12,11 @@ nearest to the cell midpoint (min over p of |x − c_p| − R_p; −1 without pa
 
 Aggregates are over owned cells (or owned facets) and reduced over all ranks: per material,
 per tagged interface (``crack_risk.interfaces``) and per particle (particle-region cells).
+
+2D (plane-strain) meshes: cell "volumes" are areas (m2, per unit depth) and particles are
+cylinders (energy measures per unit length, see solver/crack_risk.py). Weibull failure
+probabilities are not computed in 2D: they need a stressed volume, which a section per unit
+depth does not define (the columns are absent from history.csv).
 """
 
 from __future__ import annotations
@@ -80,6 +85,7 @@ class DerivedFields:
     ) -> None:
         self.problem = problem
         mesh = problem.mesh
+        self._dim = mesh.geometry.dim
         dg0 = fem.FunctionSpace(mesh, ("DG", 0))
         tensor_dg0 = fem.TensorFunctionSpace(mesh, ElementMetaData("DG", 0), shape=(3, 3))
         self.sigma = fem.Function(tensor_dg0, name="sigma")
@@ -201,7 +207,7 @@ class DerivedFields:
                 out[f"min_critical_flaw_m_{name}"] = comm.allreduce(
                     float(f["critical_flaw_size"][cells].min(initial=cr.NO_FLAW_LIMIT)), op=MPI.MIN
                 )
-            if material.weibull is not None:
+            if material.weibull is not None and self._dim == 3:
                 sigma0, m, v0 = material.weibull
                 risk = cr.weibull_risk_density(f["max_principal"][cells], sigma0, m, v0)
                 out[f"failure_probability_{name}"] = float(
@@ -248,7 +254,8 @@ class DerivedFields:
         """Per-particle measures over all ranks (empty without particles or without Γ).
 
         Volume (m3), energy index η = U/(Γ π R²), critical radius R_c = 3Γ/(4 w̄) (m) and
-        Weibull P_f of each particle.
+        Weibull P_f of each particle. 2D: area (m2, in ``volume_m3``), cylinder η and R_c,
+        no P_f.
         """
         material = self.problem.materials.get(PARTICLES)
         n = len(self._radii)
@@ -261,9 +268,9 @@ class DerivedFields:
         volume = self._sum(np.bincount(ids, weights=vol, minlength=n))
         energy = self._sum(np.bincount(ids, weights=w * vol, minlength=n))
         mean_w = energy / np.maximum(volume, 1e-300)
-        r_c = cr.critical_particle_radius(gamma, mean_w)
+        r_c = cr.critical_particle_radius(gamma, mean_w, self._dim)
         pf: list[float | None] = [None] * n
-        if material.weibull is not None:
+        if material.weibull is not None and self._dim == 3:
             sigma0, m, v0 = material.weibull
             sigma1 = self.scalars["max_principal"].x.array[cells]
             risk = cr.weibull_risk_density(sigma1, sigma0, m, v0)

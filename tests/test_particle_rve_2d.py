@@ -23,6 +23,7 @@ from meshes.packing import area_in_rectangle, pack_random
 from meshes.particle_rve import RandomParticles
 from meshes.particle_rve_2d import FACES, ParticleRVE2DSpec, build, place_particles
 from meshes.rearrange import pack_dense
+from solver import crack_risk as cr
 from solver.case import load_case
 from tests.conftest import ROOT, clean_env, ssbmech
 from tests.test_run import assert_histories_match, coarse_overrides, history
@@ -186,3 +187,9 @@ def test_2d_case_mpi_matches_serial_and_renders(tmp_path: Path) -> None:
     )
     image = np.asarray(imread(Path(res.stdout.strip().splitlines()[-1])))[..., :3]
     assert image.std() > 0.05  # not blank (values in 0…1)
+
+
+def test_cylinder_critical_radius() -> None:
+    # cylinder per unit length: U = w π R², crack area 2R → R_c = 2Γ/(π w) (3D: 3Γ/(4w))
+    assert float(cr.critical_particle_radius(1.0, np.array(1.0), 2)) == pytest.approx(2 / np.pi)
+    assert float(cr.critical_particle_radius(1.0, np.array(1.0))) == pytest.approx(0.75)

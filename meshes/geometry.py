@@ -44,6 +44,11 @@ GeometrySpec = Annotated[
 AnySpec = ParticleRVESpec | ParticleRVE2DSpec | ThinFilmSpec | ThinFilm2DSpec | ColumnarSpec
 
 
+def dimension(spec: AnySpec) -> int:
+    """2 for the plane-strain geometries (gdim 2 meshes), else 3."""
+    return 2 if isinstance(spec, ParticleRVE2DSpec | ThinFilm2DSpec) else 3
+
+
 def check(spec: AnySpec) -> None:
     """Everything short of meshing (particle placement, layer checks); GeometryError if bad."""
     if isinstance(spec, ParticleRVE2DSpec):

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import ufl
+import yaml
 from dolfinx import fem
 from matplotlib.image import imread
 from mpi4py import MPI
@@ -25,6 +26,7 @@ from meshes.particle_rve_2d import FACES, ParticleRVE2DSpec, build, place_partic
 from meshes.rearrange import pack_dense
 from solver import crack_risk as cr
 from solver.case import load_case
+from solver.errors import CaseError
 from tests.conftest import ROOT, clean_env, ssbmech
 from tests.test_run import assert_histories_match, coarse_overrides, history
 
@@ -151,6 +153,19 @@ def test_case_validation() -> None:
     case = load_case(CASE)
     assert case.geometry.kind == "particle_rve_2d"
     assert case.geometry.stack_height == pytest.approx(3e-6)
+
+
+def test_transport_is_refused_in_2d(tmp_path: Path) -> None:
+    data = yaml.safe_load(CASE.read_text())
+    data.update(
+        model="transport-small",
+        lithiation={"mode": "galvanostatic", "soc_end": 0.1, "c_rate": "1C", "steps": 2},
+        transport={"diffusivity": "1e-16 m^2/s"},
+    )
+    path = tmp_path / "transport_2d.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(CaseError, match="does not support the 2D geometry"):
+        load_case(path)
 
 
 def test_2d_case_mpi_matches_serial_and_renders(tmp_path: Path) -> None:

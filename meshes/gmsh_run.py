@@ -43,13 +43,19 @@ def write_msh(path: Path | None) -> None:
 
 
 def distribute(
-    comm: MPI.Comm, mesh_on_root: MeshOnRoot, what: str, msh_path: Path | None, verbose: bool
+    comm: MPI.Comm,
+    mesh_on_root: MeshOnRoot,
+    what: str,
+    msh_path: Path | None,
+    verbose: bool,
+    gdim: int = 3,
 ) -> MeshBundle:
     """Run ``mesh_on_root`` on rank 0 and distribute the mesh with its tags over ``comm``.
 
     Gmsh is silent unless ``verbose`` or the environment variable ``SSBMECH_GMSH_VERBOSE`` is
     set (not "0"). Collective. Raises GeometryError (on every rank) for an impossible request,
-    RuntimeError naming ``what`` (on every rank) if Gmsh fails.
+    RuntimeError naming ``what`` (on every rank) if Gmsh fails. ``gdim``: 3, or 2 for the
+    plane-strain generators.
     """
     import gmsh
 
@@ -70,7 +76,7 @@ def distribute(
             raise payload
         assert payload is not None
         names, stats = payload
-        mesh, cell_tags, facet_tags = gmshio.model_to_mesh(gmsh.model, comm, 0, gdim=3)
+        mesh, cell_tags, facet_tags = gmshio.model_to_mesh(gmsh.model, comm, 0, gdim=gdim)
     finally:
         if comm.rank == 0:
             gmsh.finalize()

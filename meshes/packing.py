@@ -25,6 +25,11 @@ A radius that finds no room is skipped, as is every later radius at least as lar
 φ ≈ 0.38, lower with gaps and in small boxes); unless φ is already within half a mean particle
 volume, that is a GeometryError saying which fraction was reached.
 
+Dimension: a 2-element box is a rectangle and the particles are disks (``particle_rve_2d``);
+"volume" then means area (m2) and the fraction is an area fraction. The area of a disk inside
+the rectangle is exact (signed quadrant areas, inclusion–exclusion over the four corners).
+Particles are returned with 3-component centres (z = 0 in 2D).
+
 The volume of a sphere inside the box is V = ∫ A(z) dz, A(z) the exact area of the slice disc
 inside the xy-rectangle (signed quadrant areas, inclusion–exclusion over the four corners),
 integrated by Gauss–Legendre quadrature on panels split at the kinks of A(z) (nodes clustered
@@ -51,9 +56,10 @@ GAUSS_POINTS = 16  # Gauss–Legendre points per z-panel of the clipped-volume i
 _GAUSS_X, _GAUSS_W = np.polynomial.legendre.leggauss(GAUSS_POINTS)
 
 
-def sphere_volume(radius: float | np.ndarray) -> np.ndarray:
-    """Volume (m3) of spheres of the given radius (m)."""
-    return 4.0 / 3.0 * np.pi * np.asarray(radius, dtype=float) ** 3
+def sphere_volume(radius: float | np.ndarray, dim: int = 3) -> np.ndarray:
+    """Volume (m3) of spheres (dim 3) or area (m2) of disks (dim 2) of the given radius (m)."""
+    r = np.asarray(radius, dtype=float)
+    return np.pi * r**2 if dim == 2 else 4.0 / 3.0 * np.pi * r**3
 
 
 def lognormal_radii(rng: np.random.Generator, mean: float, std: float, n: int) -> np.ndarray:
@@ -64,9 +70,12 @@ def lognormal_radii(rng: np.random.Generator, mean: float, std: float, n: int) -
     return rng.lognormal(np.log(mean) - s2 / 2, np.sqrt(s2), n)
 
 
-def mean_sphere_volume(mean: float, std: float) -> float:
-    """Expected sphere volume (m3) for log-normal radii: (4/3)π a³ (1 + s²/a²)³."""
-    return float(sphere_volume(mean)) * (1 + (std / mean) ** 2) ** 3
+def mean_sphere_volume(mean: float, std: float, dim: int = 3) -> float:
+    """Expected sphere volume (m3) for log-normal radii: (4/3)π a³ (1 + s²/a²)³.
+
+    Disks (dim 2): expected area π a² (1 + s²/a²) (m2).
+    """
+    return float(sphere_volume(mean, dim)) * (1 + (std / mean) ** 2) ** dim
 
 
 def min_image(diff: np.ndarray, box: np.ndarray, periodic: bool) -> np.ndarray:
@@ -75,9 +84,14 @@ def min_image(diff: np.ndarray, box: np.ndarray, periodic: bool) -> np.ndarray:
 
 
 def volume_in_cell(center: np.ndarray, radius: float, box: np.ndarray, placement: str) -> float:
-    """Volume (m3) a sphere adds to the cell: the full sphere when periodic, else in the box."""
+    """Volume (m3) a sphere adds to the cell: the full sphere when periodic, else in the box.
+
+    2D (2-element box): the area (m2) of the disk.
+    """
     if placement == "periodic":
-        return float(sphere_volume(radius))
+        return float(sphere_volume(radius, len(box)))
+    if len(box) == 2:
+        return area_in_rectangle(center, radius, box)
     return volume_in_box(center, radius, box)
 
 
@@ -96,6 +110,23 @@ def _quadrant_area(rho: np.ndarray, x: float, y: float) -> np.ndarray:
 
     area = np.where(u <= s, t * u, t * s + half_segment(u) - half_segment(np.minimum(s, u)))
     return np.sign(x) * np.sign(y) * area
+
+
+def _disk_in_rectangle(rho: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Area (m2) of discs of radius rho centred at 0 inside [lo, hi] (corners relative to 0)."""
+    return (
+        _quadrant_area(rho, hi[0], hi[1])
+        - _quadrant_area(rho, lo[0], hi[1])
+        - _quadrant_area(rho, hi[0], lo[1])
+        + _quadrant_area(rho, lo[0], lo[1])
+    )
+
+
+def area_in_rectangle(center: np.ndarray, radius: float, box: np.ndarray) -> float:
+    """Exact area (m2) of the disk (centre, radius in m) inside the rectangle [0, box] (m)."""
+    lo = -np.asarray(center, dtype=float)[:2]
+    hi = np.asarray(box, dtype=float) + lo
+    return float(_disk_in_rectangle(np.array(float(radius)), lo, hi))
 
 
 def volume_in_box(center: np.ndarray, radius: float, box: np.ndarray) -> float:
@@ -119,13 +150,7 @@ def volume_in_box(center: np.ndarray, radius: float, box: np.ndarray) -> float:
     z = a + (b - a) * sigma**2 * (3 - 2 * sigma)
     weights = (b - a) * 6 * sigma * (1 - sigma) * 0.5 * _GAUSS_W
     rho = np.sqrt(np.maximum(radius**2 - z**2, 0.0))
-    area = (
-        _quadrant_area(rho, hi[0], hi[1])
-        - _quadrant_area(rho, lo[0], hi[1])
-        - _quadrant_area(rho, hi[0], lo[1])
-        + _quadrant_area(rho, lo[0], lo[1])
-    )
-    return float(np.sum(weights * area))
+    return float(np.sum(weights * _disk_in_rectangle(rho, lo, hi)))
 
 
 def _fmt(v: np.ndarray) -> str:
@@ -171,21 +196,30 @@ def check_explicit(spec: ExplicitParticles, box: np.ndarray) -> list[Particle]:
             f"{radii[i] + radii[j]:g} m); particles must not overlap"
             + (" (nor the periodic images of each other)" if periodic else ""),
         )
+    return to_particles(centers, radii)
+
+
+def to_particles(centers: np.ndarray, radii: np.ndarray, species: int = 0) -> list[Particle]:
+    """Particles from (N, 2 or 3) centres (m) and radii (m); 2D centres get z = 0."""
+    padded = np.zeros((len(radii), 3))
+    padded[:, : centers.shape[1]] = centers
     return [
-        Particle((float(c[0]), float(c[1]), float(c[2])), float(r))
-        for c, r in zip(centers, radii, strict=True)
+        Particle((float(c[0]), float(c[1]), float(c[2])), float(r), species)
+        for c, r in zip(padded, radii, strict=True)
     ]
 
 
-def draw_radii(rng: np.random.Generator, spec: RandomParticles, volume: float) -> np.ndarray:
-    """Radii (m), largest first, whose spheres just hold ``volume`` (m3)."""
-    mean_volume = mean_sphere_volume(spec.radius_mean, spec.radius_std)
+def draw_radii(
+    rng: np.random.Generator, spec: RandomParticles, volume: float, dim: int = 3
+) -> np.ndarray:
+    """Radii (m), largest first, whose spheres just hold ``volume`` (m3; disks in 2D: m2)."""
+    mean_volume = mean_sphere_volume(spec.radius_mean, spec.radius_std, dim)
     radii = np.empty(0)
-    while sphere_volume(radii).sum() < volume:
-        missing = volume - sphere_volume(radii).sum()
+    while sphere_volume(radii, dim).sum() < volume:
+        missing = volume - sphere_volume(radii, dim).sum()
         n = int(np.ceil(missing / mean_volume)) + 1
         radii = np.append(radii, lognormal_radii(rng, spec.radius_mean, spec.radius_std, n))
-    cut = int(np.searchsorted(np.cumsum(sphere_volume(radii)), volume)) + 1
+    cut = int(np.searchsorted(np.cumsum(sphere_volume(radii, dim)), volume)) + 1
     return np.sort(radii[:cut])[::-1]
 
 
@@ -200,10 +234,11 @@ def _find_room(
     """A random admissible centre (m) for a sphere of ``radius`` (m), or None if none found."""
     gap = spec.min_gap
     inside = spec.placement == "inside"
-    lo = np.full(3, radius + gap) if inside else np.zeros(3)
+    dim = len(box)
+    lo = np.full(dim, radius + gap) if inside else np.zeros(dim)
     hi = box - lo
     for _ in range(ATTEMPTS_PER_PARTICLE // CANDIDATE_BATCH):
-        cand = rng.uniform(lo, hi, size=(CANDIDATE_BATCH, 3))
+        cand = rng.uniform(lo, hi, size=(CANDIDATE_BATCH, dim))
         ok = np.ones(CANDIDATE_BATCH, dtype=bool)
         if not inside and gap > 0:
             ok &= np.all(np.abs(cand - radius) >= gap, axis=1)
@@ -250,12 +285,13 @@ def pack_random(
     errors; ``species`` labels the returned particles.
     """
     box = np.asarray(box, dtype=float)
+    dim = len(box)
     check_fits(spec, box, key)
     rng = np.random.default_rng(spec.seed)
     box_volume = float(np.prod(box))
     target = spec.volume_fraction * box_volume
     margin = {"inside": spec.min_gap, "periodic": 0.5 * spec.min_gap}.get(spec.placement, 0.0)
-    centers = np.array([p.center for p in obstacles], dtype=float).reshape(-1, 3)
+    centers = np.array([p.center[:dim] for p in obstacles], dtype=float).reshape(-1, dim)
     radii = np.array([p.radius for p in obstacles], dtype=float)
     fixed = radii.size
     volume = 0.0
@@ -263,7 +299,7 @@ def pack_random(
     skipped = 0
     done = False
     while not done:
-        for r in draw_radii(rng, spec, target - volume):
+        for r in draw_radii(rng, spec, target - volume, dim):
             center = None
             if r < smallest_failed and 2 * (r + margin) < box.min():
                 center = _find_room(rng, float(r), centers, radii, box, spec)
@@ -300,7 +336,7 @@ def pack_random(
             f"requested volume fraction {spec.volume_fraction} of the box; use smaller "
             "particles or a larger box",
         )
-    if target - volume > 0.5 * mean_sphere_volume(spec.radius_mean, spec.radius_std):
+    if target - volume > 0.5 * mean_sphere_volume(spec.radius_mean, spec.radius_std, dim):
         raise GeometryError(
             f"{key}.volume_fraction",
             f"random sequential addition jammed: reached volume fraction {volume / box_volume:.4f} "
@@ -308,7 +344,4 @@ def pack_random(
             f"{spec.volume_fraction}; use a lower fraction, a smaller min_gap, smaller particles "
             "or a larger box",
         )
-    return [
-        Particle((float(c[0]), float(c[1]), float(c[2])), float(r), species)
-        for c, r in zip(centers[fixed:], radii[fixed:], strict=True)
-    ]
+    return to_particles(centers[fixed:], radii[fixed:], species)

@@ -20,6 +20,8 @@ at once, overlapping, and moves them apart until no pair violates its contact di
 3. ``clipped``: the volume inside the box is below the full sphere volume, so spheres for the
    deficit are added and the set relaxed again, until |φ_achieved − φ| ≤ ½ mean sphere volume.
 
+Dimension-generic: a 2-element box packs disks (areas, shares in inverse proportion to r²).
+
 If ``MAX_SWEEPS`` sweeps leave overlaps, the packing is jammed: a GeometryError says so.
 """
 
@@ -32,7 +34,14 @@ import numpy as np
 
 from meshes.bundle import Particle
 from meshes.errors import GeometryError
-from meshes.packing import check_fits, draw_radii, mean_sphere_volume, min_image, volume_in_cell
+from meshes.packing import (
+    check_fits,
+    draw_radii,
+    mean_sphere_volume,
+    min_image,
+    to_particles,
+    volume_in_cell,
+)
 
 if TYPE_CHECKING:
     from meshes.particle_rve import RandomParticles
@@ -46,10 +55,10 @@ GROWTH = np.linspace(0.8, 1.0, 9)  # radius scales relaxed in turn (grow into pl
 
 
 def _bounds(radii: np.ndarray, box: np.ndarray, spec: RandomParticles) -> np.ndarray:
-    """Lower bounds (N, 3) of admissible centres (m); the upper bounds are box − lower."""
+    """Lower bounds (N, dim) of admissible centres (m); the upper bounds are box − lower."""
     if spec.placement == "inside":
-        return np.repeat((radii + spec.min_gap)[:, None], 3, axis=1)
-    return np.zeros((radii.size, 3))
+        return np.repeat((radii + spec.min_gap)[:, None], len(box), axis=1)
+    return np.zeros((radii.size, len(box)))
 
 
 def _project(c: np.ndarray, radii: np.ndarray, box: np.ndarray, spec: RandomParticles) -> None:
@@ -95,7 +104,7 @@ def _relax(
     rbar = float(r[mobile].mean())
     need_all = r[:, None] + r[None] + spec.min_gap
     skin = 0.5 * rbar  # pair-list skin: rebuilt after any centre moved by half of it
-    vol = r**3
+    vol = r ** len(box)
     obstacles = c[:fixed].copy()
     moved = np.full(c.shape[0], np.inf)
     anchor = c.copy()
@@ -122,7 +131,7 @@ def _relax(
         if sweep % SHAKE_EVERY == SHAKE_EVERY - 1:
             stuck = np.unique(np.concatenate([i[overlap > 0], j[overlap > 0]]))
             stuck = stuck[mobile[stuck]]
-            c[stuck] += rng.normal(0.0, SHAKE * rbar, size=(stuck.size, 3))
+            c[stuck] += rng.normal(0.0, SHAKE * rbar, size=(stuck.size, c.shape[1]))
         _project(c, r, box, spec)
         c[:fixed] = obstacles
         moved = np.linalg.norm(min_image(c - anchor, box, periodic), axis=1)
@@ -142,16 +151,17 @@ def pack_dense(
     """
     box = np.asarray(box, dtype=float)
     check_fits(spec, box, key)
+    dim = len(box)
     rng = np.random.default_rng(spec.seed)
     box_volume = float(np.prod(box))
     target = spec.volume_fraction * box_volume
-    half_particle = 0.5 * mean_sphere_volume(spec.radius_mean, spec.radius_std)
-    centers = np.array([p.center for p in obstacles], dtype=float).reshape(-1, 3)
+    half_particle = 0.5 * mean_sphere_volume(spec.radius_mean, spec.radius_std, dim)
+    centers = np.array([p.center[:dim] for p in obstacles], dtype=float).reshape(-1, dim)
     radii = np.array([p.radius for p in obstacles], dtype=float)
     fixed = radii.size
     volume = 0.0
     for _ in range(FILL_ROUNDS):
-        new = draw_radii(rng, spec, target - volume)
+        new = draw_radii(rng, spec, target - volume, dim)
         lo = _bounds(new, box, spec)
         centers = np.vstack([centers, rng.uniform(lo, box - lo)])
         radii = np.concatenate([radii, new])
@@ -182,7 +192,4 @@ def pack_dense(
             f"collective rearrangement reached volume fraction {volume / box_volume:.4f} in the "
             f"box after {FILL_ROUNDS} rounds, short of {spec.volume_fraction}",
         )
-    return [
-        Particle((float(c[0]), float(c[1]), float(c[2])), float(r), species)
-        for c, r in zip(centers[fixed:], radii[fixed:], strict=True)
-    ]
+    return to_particles(centers[fixed:], radii[fixed:], species)

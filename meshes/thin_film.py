@@ -32,7 +32,7 @@ import itertools
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol
 
 import numpy as np
 from mpi4py import MPI
@@ -95,6 +95,22 @@ class FilmMesh(_Frozen):
     growth: Annotated[float, Field(ge=1.0, le=3.0)] = 1.5
 
 
+class Stack(Protocol):
+    """What the layer checks and the element grading need of a film spec (3D or 2D)."""
+
+    @property
+    def layers(self) -> list[Layer]:
+        """Layers bottom → top."""
+
+    @property
+    def mesh(self) -> FilmMesh:
+        """Element sizes."""
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """Cell region names, bottom → top."""
+
+
 class ThinFilmSpec(_Frozen):
     """Geometry of a layered film stack (see module docstring)."""
 
@@ -142,33 +158,45 @@ class ThinFilmSpec(_Frozen):
 
 def check(spec: ThinFilmSpec) -> None:
     """Raise GeometryError (naming the key) for a stack that cannot be built."""
+    check_layers(spec)
+    if spec.pattern is not None:
+        _islands(spec, spec.pattern)
+    if spec.roughness is not None:
+        check_roughness(
+            spec, spec.roughness.lower, spec.roughness.amplitude, spec.roughness.wavelength
+        )
+
+
+def check_layers(spec: Stack) -> None:
+    """GeometryError unless every layer has its own region."""
     regions = spec.regions
     for i, name in enumerate(regions):
         if name in regions[:i]:
             raise GeometryError(f"layers.{i}.region", f"region {name!r} is used by two layers")
-    if spec.pattern is not None:
-        _islands(spec, spec.pattern)
-    if spec.roughness is not None:
-        r = spec.roughness
-        if r.lower not in regions[:-1]:
-            raise GeometryError(
-                "roughness.lower",
-                f"{r.lower!r} is not a layer with a layer above it (layers: {list(regions)})",
-            )
-        k = regions.index(r.lower)
-        thinner = min(spec.layers[k].thickness, spec.layers[k + 1].thickness)
-        if r.amplitude >= 0.5 * thinner:
-            raise GeometryError(
-                "roughness.amplitude",
-                f"amplitude {r.amplitude:.3g} m must be below half the thinner adjacent layer "
-                f"({0.5 * thinner:.3g} m)",
-            )
-        if r.wavelength < 4 * spec.mesh.size:
-            raise GeometryError(
-                "roughness.wavelength",
-                f"wavelength {r.wavelength:.3g} m is not resolved by mesh.size "
-                f"{spec.mesh.size:.3g} m (needs ≥ 4 elements per wavelength)",
-            )
+
+
+def check_roughness(spec: Stack, lower: str, amplitude: float, wavelength: float) -> None:
+    """GeometryError unless the rough interface above ``lower`` fits and is resolved (m)."""
+    regions = spec.regions
+    if lower not in regions[:-1]:
+        raise GeometryError(
+            "roughness.lower",
+            f"{lower!r} is not a layer with a layer above it (layers: {list(regions)})",
+        )
+    k = regions.index(lower)
+    thinner = min(spec.layers[k].thickness, spec.layers[k + 1].thickness)
+    if amplitude >= 0.5 * thinner:
+        raise GeometryError(
+            "roughness.amplitude",
+            f"amplitude {amplitude:.3g} m must be below half the thinner adjacent layer "
+            f"({0.5 * thinner:.3g} m)",
+        )
+    if wavelength < 4 * spec.mesh.size:
+        raise GeometryError(
+            "roughness.wavelength",
+            f"wavelength {wavelength:.3g} m is not resolved by mesh.size "
+            f"{spec.mesh.size:.3g} m (needs ≥ 4 elements per wavelength)",
+        )
 
 
 def _islands(spec: ThinFilmSpec, p: Islands) -> list[list[tuple[float, float]]]:
@@ -184,21 +212,26 @@ def _islands(spec: ThinFilmSpec, p: Islands) -> list[list[tuple[float, float]]]:
         if axis == 1 and p.axes == "x":
             out.append([(0.0, length)])
             continue
-        if p.gap / 2 + p.width > length * (1 + SNAP):
-            raise GeometryError(
-                "pattern.width",
-                f"an island (width {p.width:.3g} m after a half gap {p.gap / 2:.3g} m) does not "
-                f"fit in the domain ({'xy'[axis]} extent {length:.3g} m)",
-            )
-        spans, start = [], p.gap / 2
-        while start < length * (1 - SNAP):
-            end = start + p.width
-            if end > length * (1 - SNAP):
-                end = length
-            spans.append((start, end))
-            start = end + p.gap
-        out.append(spans)
+        out.append(island_spans(p.width, p.gap, length, "xy"[axis]))
     return out
+
+
+def island_spans(width: float, gap: float, length: float, axis: str) -> list[tuple[float, float]]:
+    """Islands of ``width`` after a half ``gap``, repeating every width + gap, clipped (m)."""
+    if gap / 2 + width > length * (1 + SNAP):
+        raise GeometryError(
+            "pattern.width",
+            f"an island (width {width:.3g} m after a half gap {gap / 2:.3g} m) does not "
+            f"fit in the domain ({axis} extent {length:.3g} m)",
+        )
+    spans, start = [], gap / 2
+    while start < length * (1 - SNAP):
+        end = start + width
+        if end > length * (1 - SNAP):
+            end = length
+        spans.append((start, end))
+        start = end + gap
+    return spans
 
 
 def element_heights(
@@ -230,7 +263,7 @@ def element_heights(
     return [h * scale for h in heights]
 
 
-def layer_heights(spec: ThinFilmSpec) -> list[list[float]]:
+def layer_heights(spec: Stack) -> list[list[float]]:
     """Graded element heights (m) of every layer (see module docstring)."""
     layers, m = spec.layers, spec.mesh
     cap = m.max_height or m.size

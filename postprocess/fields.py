@@ -26,6 +26,7 @@ _KNOWN: dict[str, tuple[str, str, float, bool]] = {
     "theta": ("Li fraction θ", "–", 1.0, False),
     "u": ("displacement", "nm", 1e9, False),  # magnitude; VTK's text drops "|"
     "sigma": ("σ", "MPa", 1e-6, True),
+    "sigma_zz": ("σ_zz", "MPa", 1e-6, True),  # written by 2D (plane-strain) runs
     "plastic_strain": ("plastic strain", "–", 1.0, False),
     "equivalent_plastic_strain": ("equivalent plastic strain", "–", 1.0, False),
     "interface_traction": ("interface traction", "MPa", 1e-6, True),
@@ -76,7 +77,7 @@ def available_fields(run: RunData) -> list[str]:
             out += [f"{name}_{c}" for c in _COMPONENTS]
         else:
             out.append(name)
-    return out
+    return list(dict.fromkeys(out))  # 2D runs write sigma_zz itself as well
 
 
 def field_spec(run: RunData, key: str) -> FieldSpec:

@@ -94,6 +94,9 @@ def _scene(
     grid: pv.UnstructuredGrid, tags: Mapping[str, int], lay: Layout
 ) -> tuple[dict[str, pv.DataSet], str, str]:
     """(region → dataset to draw, camera preset, what the picture shows)."""
+    z0, z1 = grid.bounds[4:6]
+    if z1 - z0 <= 0:  # a 2D (plane-strain) section: the whole of it, seen along −z
+        return _by_region(grid, tags, surface=False), "oblique", "plane-strain section"
     if not lay.stacked:
         cut = (grid.bounds[2] + grid.bounds[3]) / 2
         half = grid.clip(normal="y", origin=(0.0, cut, 0.0), invert=False)
@@ -137,6 +140,8 @@ def _full_layers(grid: pv.UnstructuredGrid, tags: Mapping[str, int]) -> bool:
 
 def _footer(grid: pv.UnstructuredGrid, tags: Mapping[str, int], lay: Layout) -> str:
     x0, x1, y0, y1, z0, z1 = grid.bounds
+    if z1 - z0 <= 0:
+        return f"section {x1 - x0:.3g} × {y1 - y0:.3g} µm, {grid.n_cells} triangles"
     text = f"box {x1 - x0:.3g} × {y1 - y0:.3g} × {z1 - z0:.4g} µm, {grid.n_cells} tetrahedra"
     if lay.stacked:
         text += "; ruler: lateral µm (true scale)"

@@ -74,7 +74,7 @@ def layout(grid: pv.UnstructuredGrid, tags: Mapping[str, int]) -> Layout:
     height, width = z1 - z0, max(x1 - x0, y1 - y0)
     centre_x = (x0 + x1) / 2
     ranges = region_z_ranges(grid, tags)
-    if not _is_stacked(ranges, height):
+    if height <= 0 or not _is_stacked(ranges, height):  # a flat 2D section is not stacked
         return Layout(False, (z0, z1), 1.0, centre_x, cropped=False)
     _, (lo, hi) = min(ranges.items(), key=lambda kv: kv[1][1] - kv[1][0])
     t = hi - lo

@@ -261,13 +261,22 @@ def add_ruler(pl: pv.Plotter, meshes: list[pv.DataSet], camera: str) -> None:
 
 
 def set_camera(pl: pv.Plotter, meshes: list[pv.DataSet], camera: str) -> None:
-    """Oblique: from −y, z up, a little from above and the side. "x": head-on along −x."""
+    """Oblique: from −y, z up, a little from above and the side. "x": head-on along −x.
+
+    A flat (2D, z = 0) scene is always seen head-on along −z, y up.
+    """
     x0, x1, y0, y1, z0, z1 = _bounds(meshes)
     focal = ((x0 + x1) / 2, (y0 + y1) / 2, (z0 + z1) / 2)
     size = max(x1 - x0, y1 - y0, z1 - z0, 1e-12)
     cam = pl.camera
     cam.focal_point = focal
     cam.up = (0.0, 0.0, 1.0)
+    if z1 - z0 <= 1e-9 * size:  # a 2D (plane-strain) section: from +z, y up
+        cam.position = (focal[0], focal[1], focal[2] + 3.0 * size)
+        cam.up = (0.0, 1.0, 0.0)
+        pl.enable_parallel_projection()
+        pl.reset_camera()
+        return
     if camera == "x":
         cam.position = (focal[0] + 3.0 * size, focal[1], focal[2])
         pl.enable_parallel_projection()

@@ -155,9 +155,7 @@ def histogram_plot(run: RunData, time: float, out_png: Path) -> Path:
     if index is None or regions is None:
         raise RenderError(f"{run.run_dir}: no σ1 and region fields at t = {time:g} s")
     values = spec.values(run.read_field(spec.source, index))
-    topology, geometry = run.mesh_arrays()
-    corners = geometry[topology]
-    volume = np.abs(np.linalg.det(corners[:, 1:] - corners[:, :1])) / 6.0
+    volume = run.cell_volumes()
     step, soc = run.step_at(time)
     fig = new_figure(7.5, 4.0)
     ax = fig.subplots()

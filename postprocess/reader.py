@@ -1,10 +1,13 @@
 """Read a run directory (files only, never DOLFINx) into a frozen :class:`RunData`.
 
 The fields come from ``fields.xdmf`` (XDMF 3, as written by ``dolfinx.io.XDMFFile``): one
-uniform ``mesh`` grid (tetrahedra, geometry in m) and one temporal collection per function
+uniform ``mesh`` grid (tetrahedra, or triangles of a 2D plane-strain run; geometry in m, 2D
+coordinates padded with z = 0) and one temporal collection per function
 whose attributes point into ``fields.h5``. :meth:`RunData.grid_at` turns one time step into a
 ``pyvista.UnstructuredGrid`` carrying every field at that step (SI units: u in m, stresses in
-Pa, ``theta`` and ``crack_risk`` dimensionless, ``region`` the integer cell tag).
+Pa, ``theta`` and ``crack_risk`` dimensionless, ``region`` the integer cell tag). A 2D run
+writes the in-plane ``sigma`` (zz slot 0) and ``sigma_zz`` separately; the grid's ``sigma``
+gets σ_zz back in its zz slot, so it is the full 3×3 Cauchy stress.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ SUMMARY_JSON = "summary.json"
 
 #: Relative tolerance when matching a requested time to the written times.
 _TIME_RTOL = 1e-9
+#: XDMF topology types read (3D runs: tetrahedra, 2D plane-strain runs: triangles)
+_TOPOLOGIES = ("tetrahedron", "triangle")
 
 
 @dataclass(frozen=True)
@@ -135,15 +140,23 @@ class RunData:
         return np.rint(self.read_field("region", 0)).astype(np.int32).reshape(-1)
 
     def mesh_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """(tetrahedra N×4 vertex indices, vertex coordinates M×3 in m)."""
+        """(cells N×4 tetrahedra or N×3 triangles, vertex coordinates M×3 in m)."""
         try:
             with _open_h5(self._h5_path) as h5:
                 return (
                     np.asarray(h5[self._topology], dtype=np.int64),
-                    np.asarray(h5[self._geometry], dtype=np.float64),
+                    _pad_xyz(np.asarray(h5[self._geometry], dtype=np.float64)),
                 )
         except (OSError, KeyError) as exc:
             raise RenderError(f"{self._h5_path}: cannot read the mesh: {exc}") from exc
+
+    def cell_volumes(self) -> np.ndarray:
+        """Cell volumes (m3): tetrahedra |det[b−a, c−a, d−a]|/6; 2D triangles: areas (m2)."""
+        topology, geometry = self.mesh_arrays()
+        edges = geometry[topology][:, 1:] - geometry[topology][:, :1]
+        if topology.shape[1] == 3:
+            return 0.5 * np.linalg.norm(np.cross(edges[:, 0], edges[:, 1]), axis=1)
+        return np.abs(np.linalg.det(edges)) / 6.0
 
     def grid_at(self, time: float | None = None) -> pv.UnstructuredGrid:
         """Mesh with every field at ``time`` (s; default the last), as point/cell data.
@@ -155,7 +168,7 @@ class RunData:
         try:
             with _open_h5(self._h5_path) as h5:
                 topo = np.asarray(h5[self._topology], dtype=np.int64)
-                geom = np.asarray(h5[self._geometry], dtype=np.float64)
+                geom = _pad_xyz(np.asarray(h5[self._geometry], dtype=np.float64))
                 data = {}
                 for name, series in self.fields.items():
                     i = series.index_at(t)
@@ -163,13 +176,22 @@ class RunData:
                         data[name] = (series.center, np.asarray(h5[series.datasets[i]]))
         except (OSError, KeyError) as exc:
             raise RenderError(f"{self._h5_path}: cannot read datasets: {exc}") from exc
-        if topo.ndim != 2 or topo.shape[1] != 4:
-            raise RenderError(f"{self._h5_path}: topology {topo.shape} is not N×4 tetrahedra")
+        if topo.ndim != 2 or topo.shape[1] not in (3, 4):
+            raise RenderError(
+                f"{self._h5_path}: topology {topo.shape} is not N×4 tetrahedra or N×3 triangles"
+            )
         if geom.ndim != 2 or geom.shape[1] != 3:
-            raise RenderError(f"{self._h5_path}: geometry {geom.shape} is not M×3")
-        cells = np.hstack([np.full((len(topo), 1), 4, dtype=np.int64), topo]).ravel()
-        types = np.full(len(topo), pv.CellType.TETRA, dtype=np.uint8)
+            raise RenderError(f"{self._h5_path}: geometry {geom.shape} is not M×2 or M×3")
+        width = topo.shape[1]
+        cell_type = pv.CellType.TETRA if width == 4 else pv.CellType.TRIANGLE
+        cells = np.hstack([np.full((len(topo), 1), width, dtype=np.int64), topo]).ravel()
+        types = np.full(len(topo), cell_type, dtype=np.uint8)
         grid = pv.UnstructuredGrid(cells, types, geom)
+        if "sigma" in data and "sigma_zz" in data and width == 3:  # 2D: σ_zz into the zz slot
+            center, sigma = data["sigma"]
+            sigma = sigma.copy()
+            sigma[:, 8] = data["sigma_zz"][1].reshape(-1)
+            data["sigma"] = (center, sigma)
         for name, (center, values) in data.items():
             target, n = (
                 (grid.point_data, grid.n_points)
@@ -183,6 +205,13 @@ class RunData:
             values = values[:, 0] if values.ndim == 2 and values.shape[1] == 1 else values
             target[name] = np.rint(values).astype(np.int32) if name == "region" else values
         return grid
+
+
+def _pad_xyz(geom: np.ndarray) -> np.ndarray:
+    """Vertex coordinates M×3 (m): 2D (M×2, XY) geometry gets z = 0."""
+    if geom.ndim == 2 and geom.shape[1] == 2:
+        return np.hstack([geom, np.zeros((len(geom), 1))])
+    return geom
 
 
 def _open_h5(path: Path) -> h5py.File:
@@ -256,8 +285,10 @@ def _read_xdmf(path: Path) -> tuple[Path, str, str, dict[str, FieldSeries]]:
     if topo_item is None or geom_item is None:
         raise RenderError(f"{path}: mesh grid lacks Topology or Geometry data")
     topo_type = (mesh.find("Topology").get("TopologyType") or "").lower()  # type: ignore[union-attr]
-    if topo_type != "tetrahedron":
-        raise RenderError(f"{path}: topology {topo_type!r} unsupported (need Tetrahedron)")
+    if topo_type not in _TOPOLOGIES:
+        raise RenderError(
+            f"{path}: topology {topo_type!r} unsupported (need Tetrahedron or Triangle)"
+        )
     h5_file, topology = _hdf_ref(path, topo_item.text)
     _, geometry = _hdf_ref(path, geom_item.text)
     steps: dict[str, list[tuple[float, str, str]]] = {}

@@ -17,8 +17,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from postprocess.reader import RunData
 from postprocess.stats import FieldStats
 
@@ -154,10 +152,9 @@ def _materials_table(run: RunData) -> str:
 def _mesh_rows(run: RunData) -> dict[str, Any]:
     s = run.summary
     topology, geometry = run.mesh_arrays()
-    corners = geometry[topology]
-    volume = np.abs(np.linalg.det(corners[:, 1:] - corners[:, :1])) / 6.0
+    volume = run.cell_volumes()
     rows: dict[str, Any] = {
-        "cells (tetrahedra)": len(topology),
+        "cells (tetrahedra)" if topology.shape[1] == 4 else "cells (triangles)": len(topology),
         "vertices": len(geometry),
         "DOFs": s.get("dofs", "–"),
         "element degree": run.case.get("solver", {}).get("degree", "–"),

@@ -2,7 +2,8 @@
 
 For each quantity q (σ1, von Mises, crack risk) and each region r, at every written time:
 max_r q and the volume-weighted mean ⟨q⟩_r = Σ q_c V_c / Σ V_c over the region's cells (V_c
-the tetrahedron volume |det[b−a, c−a, d−a]|/6). The overall maximum of q in r is reported
+the tetrahedron volume |det[b−a, c−a, d−a]|/6; in a 2D run the triangle area |(b−a)×(c−a)|/2).
+The overall maximum of q in r is reported
 with the centroid of its cell (µm), the step and the SOC. ``summary.json`` holds final values
 only, without locations, so the maxima are computed here from ``fields.h5``.
 """
@@ -55,7 +56,7 @@ def field_statistics(run: RunData) -> FieldStats:
         return FieldStats()
     topology, geometry = run.mesh_arrays()
     corners = geometry[topology]
-    volume = np.abs(np.linalg.det(corners[:, 1:] - corners[:, :1])) / 6.0
+    volume = run.cell_volumes()
     centroid_um = corners.mean(axis=1) * 1e6
     masks = {name: regions == tag for name, tag in run.cell_tags.items()}
     masks = {name: m for name, m in masks.items() if m.any()}

@@ -16,6 +16,10 @@ written), and returns a :class:`Scene`: the datasets coloured by the field, grey
 - ``film_section``: for stacked geometries (films, columns; :mod:`postprocess.layers`) the
   section through the columns, cropped to a window around a thin film and/or with z scaled
   (stated in the title), seen head-on; ``render`` draws it by default for stacked runs only.
+
+A 2D (plane-strain) run is flat (z = 0): every view then shows the whole section instead of a
+clip, slice or cross-section (``clip``, ``slices`` and ``cross_section`` coincide), and the
+camera looks down −z with y up (``maps``).
 """
 
 from __future__ import annotations
@@ -82,6 +86,17 @@ def centre(grid: pv.DataSet) -> tuple[float, float, float]:
     return ((b[0] + b[1]) / 2, (b[2] + b[3]) / 2, (b[4] + b[5]) / 2)
 
 
+def is_flat(grid: pv.DataSet) -> bool:
+    """A 2D (plane-strain) mesh: no extent in z."""
+    b = grid.bounds
+    return b[5] - b[4] <= 1e-9 * max(b[1] - b[0], b[3] - b[2], 1e-300)
+
+
+def _section(grid: pv.UnstructuredGrid, tags: Mapping[str, int]) -> Scene:
+    """The whole 2D section with region boundaries in black."""
+    return Scene([grid], _edges_layer(grid, tags), note="2D section (plane strain)")
+
+
 def region_edges(data: pv.DataSet, tags: Mapping[str, int]) -> pv.PolyData | None:
     """Boundaries of every non-matrix region as seen on the outer faces of ``data``."""
     if "region" not in data.cell_data:
@@ -108,6 +123,8 @@ def _outline(grid: pv.DataSet) -> tuple[pv.DataSet, dict]:
 
 
 def _half(grid: pv.UnstructuredGrid) -> pv.UnstructuredGrid:
+    if is_flat(grid):  # 2D: the whole section
+        return grid
     half = grid.clip(normal="y", origin=centre(grid), invert=False)
     if half.n_cells == 0:
         raise RenderError("the mid-plane clip is empty")
@@ -116,6 +133,8 @@ def _half(grid: pv.UnstructuredGrid) -> pv.UnstructuredGrid:
 
 def clip(grid: pv.UnstructuredGrid, key: str, tags: Mapping[str, int]) -> Scene:
     """Half of the mesh behind the mid-plane normal to y; region boundaries in black."""
+    if is_flat(grid):
+        return _section(grid, tags)
     half = _half(grid)
     note = f"cut at y = {centre(grid)[1]:.2f} µm"
     return Scene([half], _edges_layer(half, tags), note=note)
@@ -123,6 +142,8 @@ def clip(grid: pv.UnstructuredGrid, key: str, tags: Mapping[str, int]) -> Scene:
 
 def slices(grid: pv.UnstructuredGrid, key: str, tags: Mapping[str, int]) -> Scene:
     """Three orthogonal slices through the centre."""
+    if is_flat(grid):
+        return _section(grid, tags)
     x, y, z = centre(grid)
     planes = [grid.slice(normal=n, origin=(x, y, z)) for n in ("x", "y", "z")]
     planes = [p for p in planes if p.n_cells]
@@ -190,6 +211,8 @@ def exaggeration(grid: pv.UnstructuredGrid) -> float:
 
 def cross_section(grid: pv.UnstructuredGrid, key: str, tags: Mapping[str, int]) -> Scene:
     """The plane normal to x through the centre, seen head-on; region boundaries in black."""
+    if is_flat(grid):
+        return _section(grid, tags)
     x = centre(grid)[0]
     plane = grid.slice(normal="x", origin=centre(grid))
     if plane.n_cells == 0:

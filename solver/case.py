@@ -188,7 +188,7 @@ class Transport(_Frozen):
 
 
 class Loading(_Frozen):
-    """Mechanical loading of the top face (zmax); lateral faces rollers, bottom fixed normal.
+    """Mechanical loading of the top face (zmax; ymax in 2D); lateral faces rollers, bottom fixed.
 
     - ``pressure``: constant stack pressure traction on the top face.
     - ``fixed_gap``: rigid platen held where the preload ``stack_pressure`` put it at the
@@ -306,6 +306,11 @@ class Case(_Frozen):
             raise ValueError(
                 "model 'transport-small' does not support placement 'periodic' yet; use "
                 "'inside' or 'clipped'"
+            )
+        if geometry.dimension(self.geometry) == 2:
+            raise ValueError(
+                f"model 'transport-small' does not support the 2D geometry "
+                f"{self.geometry.kind!r} yet; use model 'uniform-small'"
             )
         if mode != "galvanostatic":
             raise ValueError(

@@ -20,7 +20,9 @@
    U < Γ π R², i.e. the energy index η = U / (Γ π R²) < 1. Since w̄ does not depend on R for
    a given state (uniform θ, geometrically similar particles), this gives the critical radius
    R_c = 3 Γ / (4 w̄) (η = R / R_c): particles smaller than R_c cannot crack, whatever their
-   flaws. It is a bound (all stored energy released), hence conservative.
+   flaws. It is a bound (all stored energy released), hence conservative. A long cylinder
+   (2D plane-strain section, per unit length): U = w̄ π R², crack area 2R, η = π R w̄/(2Γ),
+   R_c = 2Γ/(π w̄).
 6. Compressive crushing of the electrolyte: σ_vm / σ_Y and −σ_h / H (hardness H, σ_Y ≈ H/3).
 """
 
@@ -70,10 +72,16 @@ def elastic_energy_density(sigma: Array, lmbda: Array, mu: Array) -> Array:
     return ss / (4 * mu) - lmbda * tr**2 / (4 * mu * (3 * lmbda + 2 * mu))
 
 
-def critical_particle_radius(fracture_energy: float, mean_energy_density: Array) -> Array:
-    """R_c = 3Γ/(4 w̄) (m), Γ (J m-2), w̄ (J m-3); capped at ``NO_FLAW_LIMIT``."""
+def critical_particle_radius(
+    fracture_energy: float, mean_energy_density: Array, dim: int = 3
+) -> Array:
+    """R_c = 3Γ/(4 w̄) (m; cylinders, ``dim`` 2: 2Γ/(π w̄)), Γ (J m-2), w̄ (J m-3).
+
+    Capped at ``NO_FLAW_LIMIT``.
+    """
     w = np.maximum(np.asarray(mean_energy_density, dtype=float), 1e-300)
-    return np.minimum(3.0 * fracture_energy / (4.0 * w), NO_FLAW_LIMIT)
+    factor = 3.0 / 4.0 if dim == 3 else 2.0 / np.pi
+    return np.minimum(factor * fracture_energy / w, NO_FLAW_LIMIT)
 
 
 def interface_tractions(sigma: Array, normals: Array) -> tuple[Array, Array]:

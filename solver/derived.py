@@ -1,6 +1,7 @@
 """Derived fields (cell-wise, DG0) and per-material aggregates of a mechanics solution.
 
-σ (Pa) is evaluated at cell midpoints (exact for P1 displacement); von Mises
+σ (Pa) is the full 3×3 Cauchy stress (in 2D plane strain with σ_zz, see
+``ElasticityProblem.cauchy_stress``), evaluated at cell midpoints (exact for P1); von Mises
 σ_vm = √(3/2 s:s), hydrostatic σ_h = tr σ / 3, maximum principal σ1 (largest eigenvalue);
 ``theta`` is the mechanics problem's Li fraction field itself (P1).
 Crack-risk fields (formulas in solver/crack_risk.py): strength index ``crack_risk`` σ1/σ_f
@@ -11,6 +12,11 @@ nearest to the cell midpoint (min over p of |x − c_p| − R_p; −1 without pa
 
 Aggregates are over owned cells (or owned facets) and reduced over all ranks: per material,
 per tagged interface (``crack_risk.interfaces``) and per particle (particle-region cells).
+
+2D (plane-strain) meshes: cell "volumes" are areas (m2, per unit depth) and particles are
+cylinders (energy measures per unit length, see solver/crack_risk.py). Weibull failure
+probabilities are not computed in 2D: they need a stressed volume, which a section per unit
+depth does not define (the columns are absent from history.csv).
 """
 
 from __future__ import annotations
@@ -63,6 +69,13 @@ def nearest_particle(points: Array, centers: Array, radii: Array) -> npt.NDArray
     return best
 
 
+def _cauchy_stress(problem: ElasticityProblem | PeriodicElasticityProblem) -> ufl.core.expr.Expr:
+    """The full 3×3 Cauchy stress (Pa) of the problem's displacement (2D: plane strain)."""
+    if isinstance(problem, ElasticityProblem):
+        return problem.cauchy_stress(problem.u)
+    return problem.stress(problem.u)
+
+
 class DerivedFields:
     """Output functions (θ, σ, scalars above, region, particle) and their aggregates.
 
@@ -77,15 +90,27 @@ class DerivedFields:
     ) -> None:
         self.problem = problem
         mesh = problem.mesh
+        self._dim = mesh.geometry.dim
         dg0 = fem.FunctionSpace(mesh, ("DG", 0))
-        tensor_dg0 = fem.TensorFunctionSpace(mesh, ElementMetaData("DG", 0))
+        tensor_dg0 = fem.TensorFunctionSpace(mesh, ElementMetaData("DG", 0), shape=(3, 3))
         self.sigma = fem.Function(tensor_dg0, name="sigma")
+        """Full 3×3 Cauchy stress (Pa) per cell."""
+        self.stress_outputs: tuple[fem.Function, ...] = (self.sigma,)
+        """Stress functions written to fields.xdmf: ``sigma`` (3×3); 2D: in-plane ``sigma``
+        (2×2, which XDMF pads with σ_zz = 0) and ``sigma_zz`` (DOLFINx writes a 3×3 DG0
+        tensor on a 2D mesh as vertex values, so the full tensor cannot go as cell data)."""
+        if mesh.geometry.dim == 2:
+            plane = fem.TensorFunctionSpace(mesh, ElementMetaData("DG", 0))
+            self.stress_outputs = (
+                fem.Function(plane, name="sigma"),
+                fem.Function(dg0, name="sigma_zz"),
+            )
         self.theta = problem.theta
         self.region = fem.Function(dg0, name="region")
         self.particle = fem.Function(dg0, name="particle")
         self.scalars = {name: fem.Function(dg0, name=name) for name in SCALAR_FIELDS}
         self._sigma_expr = fem.Expression(
-            problem.stress(problem.u), tensor_dg0.element.interpolation_points()
+            _cauchy_stress(problem), tensor_dg0.element.interpolation_points()
         )
         n = self.region.x.array.size
         self._strength, self._toughness = np.full(n, np.inf), np.full(n, np.inf)
@@ -119,7 +144,7 @@ class DerivedFields:
         }
         """Material name → (material, owned cells of all regions made of it)."""
         self.interfaces: dict[str, tuple[InterfaceFacets, InterfaceStrength]] = {}
-        self.facet_stress = facet_stress_expression(problem.stress(problem.u))
+        self.facet_stress = facet_stress_expression(_cauchy_stress(problem), mesh.topology.dim)
         for name, strength in (crack_risk or CrackRisk()).interfaces.items():
             tag = problem.bundle.facet_names[name]  # names are checked by the caller
             facets = InterfaceFacets(mesh, problem.bundle.facet_tags, tag, problem.bundle.cell_tags)
@@ -154,6 +179,10 @@ class DerivedFields:
         self._theta = total / max(count, 1)  # mean nodal θ of the Li host (for Γ(θ))
         self.sigma.interpolate(self._sigma_expr)
         s = self._sigma_cells()
+        if len(self.stress_outputs) == 2:
+            plane, szz = self.stress_outputs
+            plane.x.array[:] = s[:, :2, :2].ravel()
+            szz.x.array[:] = s[:, 2, 2]
         hydro = np.trace(s, axis1=1, axis2=2) / 3.0
         dev = s - hydro[:, None, None] * np.eye(3)
         vm = np.sqrt(1.5 * np.einsum("cij,cij->c", dev, dev))
@@ -201,7 +230,7 @@ class DerivedFields:
                 out[f"min_critical_flaw_m_{name}"] = comm.allreduce(
                     float(f["critical_flaw_size"][cells].min(initial=cr.NO_FLAW_LIMIT)), op=MPI.MIN
                 )
-            if material.weibull is not None:
+            if material.weibull is not None and self._dim == 3:
                 sigma0, m, v0 = material.weibull
                 risk = cr.weibull_risk_density(f["max_principal"][cells], sigma0, m, v0)
                 out[f"failure_probability_{name}"] = float(
@@ -274,7 +303,8 @@ class DerivedFields:
         """Per-particle measures over all ranks (empty without particles or without Γ).
 
         Volume (m3), energy index η = U/(Γ π R²), critical radius R_c = 3Γ/(4 w̄) (m) and
-        Weibull P_f of each particle.
+        Weibull P_f of each particle. 2D: area (m2, in ``volume_m3``), cylinder η and R_c,
+        no P_f.
         """
         material = self.problem.materials.get(PARTICLES)
         n = len(self._radii)
@@ -287,14 +317,14 @@ class DerivedFields:
         volume = self._sum(np.bincount(ids, weights=vol, minlength=n))
         energy = self._sum(np.bincount(ids, weights=w * vol, minlength=n))
         mean_w = energy / np.maximum(volume, 1e-300)
-        r_c = cr.critical_particle_radius(gamma, mean_w)
+        r_c = cr.critical_particle_radius(gamma, mean_w, self._dim)
         hydro = self.scalars["hydrostatic"].x.array[cells]
         mean_h = self._sum(np.bincount(ids, weights=hydro * vol, minlength=n)) / np.maximum(
             volume, 1e-300
         )
         omega = material.partial_molar_volume(self._theta) or 0.0
         pf: list[float | None] = [None] * n
-        if material.weibull is not None:
+        if material.weibull is not None and self._dim == 3:
             sigma0, m, v0 = material.weibull
             sigma1 = self.scalars["max_principal"].x.array[cells]
             risk = cr.weibull_risk_density(sigma1, sigma0, m, v0)

@@ -9,7 +9,8 @@ facet is σ̄ = ½(σ⁺ + σ⁻), the mean of the stress σ(u) of the two adjac
 at the facet midpoint (each cell's own polynomial, so P2 displacements give the linear
 variation of σ up to the facet, not a cell-midpoint value); σ̄ n is the average of the two
 one-sided tractions. With the default ghost mode (shared facet) both cells of an owned facet
-are present on the owning rank.
+are present on the owning rank. 2D meshes (triangles): facets are edges, "areas" are lengths
+(m, per unit depth), normals lie in the plane (z component 0) and σ is the full 3×3 stress.
 """
 
 from __future__ import annotations
@@ -54,11 +55,16 @@ class InterfaceFacets:
             ],
             dtype=np.int64,
         ).reshape(-1, 2)
-        """Local index (0…3) of the facet in each adjacent cell (facet i is opposite vertex i)."""
+        """Local index (0…tdim) of the facet in each adjacent cell (facet i opposite vertex i)."""
+        self._facets_per_cell = tdim + 1
         x = _facet_vertex_coordinates(mesh, self.facets, adjacent[:, 0])
-        normal = np.cross(x[:, 1] - x[:, 0], x[:, 2] - x[:, 0])
+        edge = x[:, 1] - x[:, 0]
+        if tdim == 3:
+            normal = np.cross(edge, x[:, 2] - x[:, 0])
+        else:  # the edge turned by 90° in the plane
+            normal = np.stack([edge[:, 1], -edge[:, 0], np.zeros(len(edge))], axis=1)
         length = np.linalg.norm(normal, axis=1)
-        self.areas: npt.NDArray[np.float64] = 0.5 * length
+        self.areas: npt.NDArray[np.float64] = (0.5 if tdim == 3 else 1.0) * length
         self.midpoints: npt.NDArray[np.float64] = x.mean(axis=1)
         normal = normal / np.maximum(length, 1e-300)[:, None]
         from_mid = compute_midpoints(mesh, tdim, adjacent[:, 0]).reshape(-1, 3)
@@ -71,7 +77,8 @@ class InterfaceFacets:
         rows = np.arange(len(self.facets))
         sides = []
         for side in (0, 1):
-            values = sigma_at_facets.eval(self.cells[:, side]).reshape(-1, 4, 3, 3)
+            values = sigma_at_facets.eval(self.cells[:, side])
+            values = values.reshape(-1, self._facets_per_cell, 3, 3)
             sides.append(values[rows, self.local_facets[:, side]])
         s = 0.5 * (sides[0] + sides[1])
         return 0.5 * (s + s.transpose(0, 2, 1))
@@ -81,17 +88,20 @@ REFERENCE_FACET_MIDPOINTS = np.array(
     [[1 / 3, 1 / 3, 1 / 3], [0.0, 1 / 3, 1 / 3], [1 / 3, 0.0, 1 / 3], [1 / 3, 1 / 3, 0.0]]
 )
 """Midpoints of the facets 0…3 of the reference tetrahedron (facet i opposite vertex i)."""
+REFERENCE_EDGE_MIDPOINTS = np.array([[0.5, 0.5], [0.0, 0.5], [0.5, 0.0]])
+"""Midpoints of the edges 0…2 of the reference triangle (edge i opposite vertex i)."""
 
 
-def facet_stress_expression(stress: ufl.core.expr.Expr) -> fem.Expression:
-    """σ evaluated in a cell at its four facet midpoints: values (cells, 4 × 9)."""
-    return fem.Expression(stress, REFERENCE_FACET_MIDPOINTS)
+def facet_stress_expression(stress: ufl.core.expr.Expr, tdim: int = 3) -> fem.Expression:
+    """3×3 σ evaluated in a cell at its facet midpoints: values (cells, (tdim + 1) × 9)."""
+    points = REFERENCE_FACET_MIDPOINTS if tdim == 3 else REFERENCE_EDGE_MIDPOINTS
+    return fem.Expression(stress, points)
 
 
 def _facet_vertex_coordinates(
     mesh: Mesh, facets: npt.NDArray[np.int32], cells: npt.NDArray[np.int32]
 ) -> npt.NDArray[np.float64]:
-    """Coordinates (facets, 3, 3) of the vertices of each facet, read through an adjacent cell.
+    """Coordinates (facets, tdim, 3) of the vertices of each facet, read through a cell.
 
     Affine cells: the geometry dofmap lists a cell's nodes in its vertex order.
     """
@@ -100,8 +110,8 @@ def _facet_vertex_coordinates(
     mesh.topology.create_connectivity(tdim, 0)
     f2v, c2v = mesh.topology.connectivity(tdim - 1, 0), mesh.topology.connectivity(tdim, 0)
     dofmap = mesh.geometry.dofmap
-    out = np.empty((len(facets), 3, 3))
+    out = np.empty((len(facets), tdim, 3))
     for i, (f, c) in enumerate(zip(facets, cells, strict=True)):
         on_facet = np.isin(c2v.links(c), f2v.links(f))
-        out[i] = mesh.geometry.x[dofmap.links(c)[:4][on_facet]]
+        out[i] = mesh.geometry.x[dofmap.links(c)[: tdim + 1][on_facet]]
     return out

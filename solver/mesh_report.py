@@ -11,7 +11,8 @@ def describe_mesh(bundle: MeshBundle) -> str:
     """Mesh statistics: cells, vertices, P1/P2 DOFs, fractions, dimensions, minimum quality."""
     s = bundle.stats
     dofs = {
-        k: fem.VectorFunctionSpace(bundle.mesh, ("CG", k)).dofmap.index_map.size_global * 3
+        k: fem.VectorFunctionSpace(bundle.mesh, ("CG", k)).dofmap.index_map.size_global
+        * bundle.mesh.geometry.dim
         for k in (1, 2)
     }
     lines = [

@@ -163,7 +163,9 @@ def _time_loop(
     if case.geometry.periodic:
         problem = PeriodicElasticityProblem(bundle, materials, case.loading, case.solver)
     else:
-        problem = ElasticityProblem(bundle, materials, supports_for(case.loading), case.solver)
+        problem = ElasticityProblem(
+            bundle, materials, supports_for(case.loading, bundle.mesh.geometry.dim), case.solver
+        )
     check_interfaces(case, case_path, bundle)
     derived = DerivedFields(problem, case.crack_risk, case.active_surfaces)
     extremes = RunExtremes()

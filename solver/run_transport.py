@@ -53,7 +53,9 @@ def transport_time_loop(
         bundle.write_tag_map(out / "tags.json")
     t_mesh = time.perf_counter()
     materials = dict(case.materials)
-    mechanics = ElasticityProblem(bundle, materials, supports_for(case.loading), case.solver)
+    mechanics = ElasticityProblem(
+        bundle, materials, supports_for(case.loading, bundle.mesh.geometry.dim), case.solver
+    )
     transport = TransportProblem(
         bundle, materials, settings, case.active_surfaces, lith.soc_start, lith.theta_rate
     )

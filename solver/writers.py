@@ -19,7 +19,11 @@ from solver.derived import DerivedFields
 
 
 class FieldWriter:
-    """Time series of u (P1, m), θ, σ (Pa) and the derived scalar fields (cell-wise)."""
+    """Time series of u (P1, m), θ, σ (Pa) and the derived scalar fields (cell-wise).
+
+    2D runs: ``sigma`` holds the in-plane components and ``sigma_zz`` the out-of-plane normal
+    stress (``DerivedFields.stress_outputs``); u is written with z = 0 by XDMF.
+    """
 
     def __init__(self, comm: MPI.Comm, path: Path, derived: DerivedFields) -> None:
         problem = derived.problem
@@ -38,7 +42,7 @@ class FieldWriter:
         if self._u_out is not self._u:
             self._u_out.interpolate(self._u)
         d = self._derived
-        for f in (self._u_out, d.theta, d.sigma, *d.scalars.values()):
+        for f in (self._u_out, d.theta, *d.stress_outputs, *d.scalars.values()):
             self._xdmf.write_function(f, t)
         if not self._region_written:
             self._xdmf.write_function(d.region, t)

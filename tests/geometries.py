@@ -142,3 +142,61 @@ def cylinder_quarter(comm: MPI.Comm, radius: float, length: float, h: float) -> 
     mesh.geometry.x[:] *= unit
     stats = MeshStats(num_cells=0, num_vertices=0, min_quality=0.0)
     return MeshBundle(mesh, ct, ft, names["cells"], names["facets"], stats)
+
+
+def disk_in_disk(comm: MPI.Comm, a: float, b: float, h: float, h_interface: float) -> MeshBundle:
+    """Disk of radius a (m) centred in a disk of radius b (m), 2D (gdim 2) for plane strain.
+
+    Cells: ``particles`` (r < a), ``matrix`` (a < r < b). Facets: ``interface`` (r = a),
+    ``outer`` (r = b). Element size h_interface at r = a growing linearly to h at r = b.
+    Built in µm (OpenCASCADE tolerance), coordinates scaled to metres.
+    """
+    unit = 1e-6
+    names = {"cells": {CORE: 1, SHELL: 2}, "facets": {"interface": 3, "outer": 4}}
+    num_cells = 0
+    if comm.rank == 0:
+        gmsh.initialize()
+        gmsh.option.setNumber("General.Terminal", 0)
+        occ = gmsh.model.occ
+        outer = occ.addDisk(0, 0, 0, b / unit, b / unit)
+        core = occ.addDisk(0, 0, 0, a / unit, a / unit)
+        frag, _ = occ.fragment([(2, outer)], [(2, core)])
+        occ.synchronize()
+        surfs = [t for d, t in frag if d == 2]
+        core_surf = min(surfs, key=lambda t: occ.getMass(2, t))
+        gmsh.model.addPhysicalGroup(2, [core_surf], names["cells"][CORE])
+        gmsh.model.addPhysicalGroup(2, [t for t in surfs if t != core_surf], names["cells"][SHELL])
+        curves = {
+            abs(t): gmsh.model.getBoundingBox(1, abs(t))[3]
+            for _, t in gmsh.model.getBoundary([(2, t) for t in surfs], combined=False)
+        }
+        gmsh.model.addPhysicalGroup(
+            1,
+            [c for c, r in curves.items() if r < 0.5 * (a + b) / unit],
+            names["facets"]["interface"],
+        )
+        gmsh.model.addPhysicalGroup(
+            1, [c for c, r in curves.items() if r >= 0.5 * (a + b) / unit], names["facets"]["outer"]
+        )
+        field = gmsh.model.mesh.field
+        f = field.add("MathEval")
+        slope = (h - h_interface) / (b - a)
+        field.setString(
+            f, "F", f"{h_interface / unit} + {slope} * Max(0, Sqrt(x*x + y*y) - {a / unit})"
+        )
+        field.setAsBackgroundMesh(f)
+        for option in ("MeshSizeExtendFromBoundary", "MeshSizeFromPoints", "MeshSizeFromCurvature"):
+            gmsh.option.setNumber(f"Mesh.{option}", 0)
+        gmsh.model.mesh.generate(2)
+        num_cells = int(sum(len(t) for t in gmsh.model.mesh.getElements(2)[1]))
+    mesh, ct, ft = gmshio.model_to_mesh(gmsh.model, comm, 0, gdim=2)
+    if comm.rank == 0:
+        gmsh.finalize()
+    mesh.geometry.x[:] *= unit
+    stats = MeshStats(
+        num_cells=comm.bcast(num_cells, root=0),
+        num_vertices=0,
+        min_quality=0.0,
+        particles=(Particle((0.0, 0.0, 0.0), a),),
+    )
+    return MeshBundle(mesh, ct, ft, names["cells"], names["facets"], stats)

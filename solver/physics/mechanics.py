@@ -3,8 +3,18 @@
     div σ = 0,  σ = λ(θ) tr(ε_e) I + 2 μ(θ) ε_e,  ε_e = sym ∇u − β(θ) I      (Pa, m)
 
 Weak form: ∫ σ(u) : ε(v) dx = −Σ p_f ∫_f n·v ds over facets f carrying a pressure; rollers
-and a rigid platen (uniform u_z = w) come from ``Supports`` (solver/physics/supports.py).
-Without Dirichlet conditions the six rigid-body modes are removed from the solution.
+and a rigid platen (uniform displacement w along the stacking axis: z in 3D, y in 2D) come
+from ``Supports`` (solver/physics/supports.py). Without Dirichlet conditions the rigid-body
+modes (six in 3D, three in 2D) are removed from the solution.
+
+2D meshes (gdim 2) are plane strain: ε_zz = 0 while the eigenstrain β acts in all three
+directions, so with the in-plane strain ε (2×2)
+
+    σ = λ (tr ε − 3β) I + 2μ (ε − β I)   (in-plane),   σ_zz = λ (tr ε − 3β) − 2μ β,
+
+the same expression as in 3D (tr ε_e = tr ε − 3β in both). ``cauchy_stress`` gives the full
+3×3 Cauchy stress (σ_zz included) for the derived fields; forces and areas are per unit depth
+(N/m, m), so pressures stay in Pa.
 
 The Li fraction θ is a P1 field ``theta`` on the whole mesh (only its values on the vertices of
 active-material cells are used). β is a DG1 field: in each cell of an active material the nodal
@@ -88,6 +98,8 @@ class ElasticityProblem:
         mesh = bundle.mesh
         self.mesh, self.bundle, self.materials, self.supports = mesh, bundle, materials, supports
         self.comm = mesh.comm
+        self.gdim = mesh.geometry.dim
+        stack = self.gdim - 1  # stacking axis: z in 3D, y in 2D
         self.V = fem.VectorFunctionSpace(mesh, ("CG", settings.degree))
         self.u = fem.Function(self.V, name="u")
         self._u_unit = fem.Function(self.V)  # response to a unit platen displacement
@@ -126,17 +138,19 @@ class ElasticityProblem:
             dofs = fem.locate_dofs_topological(self.V.sub(comp), fdim, self._facets[name])
             self.bcs.append(fem.dirichletbc(PETSc.ScalarType(0.0), dofs, self.V.sub(comp)))
         if supports.platen is not None:
-            dofs = fem.locate_dofs_topological(self.V.sub(2), fdim, self._facets[supports.platen])
-            self.bcs.append(fem.dirichletbc(self._platen, dofs, self.V.sub(2)))
+            platen = self._facets[supports.platen]
+            dofs = fem.locate_dofs_topological(self.V.sub(stack), fdim, platen)
+            self.bcs.append(fem.dirichletbc(self._platen, dofs, self.V.sub(stack)))
         if supports.reaction_face is not None:
-            # Unit z-motion of the face: its residual is the total z reaction force (N).
+            # Unit motion of the face along the stacking axis: its residual is the total
+            # reaction force (N; N/m per unit depth in 2D).
             face = supports.reaction_face
-            dofs = fem.locate_dofs_topological(self.V.sub(2), fdim, self._facets[face])
+            dofs = fem.locate_dofs_topological(self.V.sub(stack), fdim, self._facets[face])
             self._probe = fem.Function(self.V)
             self._probe.x.array[dofs] = 1.0
             tag = bundle.facet_names[face]
             self.reaction_area = self._allsum(fem.assemble_scalar(fem.form(1.0 * self.ds(tag))))
-            self._face_uz = fem.form(self.u[2] * self.ds(tag))
+            self._face_uz = fem.form(self.u[stack] * self.ds(tag))
 
         u, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
         self._a = fem.form(ufl.inner(self.stress(u, swelling=False), strain(v)) * ufl.dx)
@@ -168,11 +182,27 @@ class ElasticityProblem:
         self.num_dofs = self.V.dofmap.index_map.size_global * self.V.dofmap.index_map_bs
 
     def stress(self, u: ufl.core.expr.Expr, swelling: bool = True) -> ufl.core.expr.Expr:
-        """Cauchy stress σ (Pa) of displacement ``u``, with the chemical eigenstrain if asked."""
+        """Cauchy stress σ (Pa) of displacement ``u``, with the chemical eigenstrain if asked.
+
+        In 2D the in-plane components (plane strain: tr ε_e = tr ε − 3β, see module docstring).
+        """
+        identity = ufl.Identity(self.gdim)
         eps = strain(u)
-        if swelling:
-            eps = eps - self.beta * ufl.Identity(self.mesh.geometry.dim)
-        return 2 * self.mu * eps + self.lmbda * ufl.tr(eps) * ufl.Identity(self.mesh.geometry.dim)
+        if not swelling:
+            return 2 * self.mu * eps + self.lmbda * ufl.tr(eps) * identity
+        eps = eps - self.beta * identity
+        trace = ufl.tr(eps) if self.gdim == 3 else ufl.tr(eps) - self.beta
+        return 2 * self.mu * eps + self.lmbda * trace * identity
+
+    def cauchy_stress(self, u: ufl.core.expr.Expr) -> ufl.core.expr.Expr:
+        """Full 3×3 Cauchy stress (Pa) with the eigenstrain; in 2D σ_zz of plane strain added."""
+        sigma = self.stress(u)
+        if self.gdim == 3:
+            return sigma
+        szz = self.lmbda * (ufl.tr(strain(u)) - 3 * self.beta) - 2 * self.mu * self.beta
+        return ufl.as_matrix(
+            [[sigma[0, 0], sigma[0, 1], 0.0], [sigma[1, 0], sigma[1, 1], 0.0], [0.0, 0.0, szz]]
+        )
 
     def set_lithiation(self, theta: float) -> None:
         """Set θ (-) uniformly in every active material (0 elsewhere) and update coefficients."""
@@ -278,9 +308,9 @@ class ElasticityProblem:
 
 
 def rigid_body_modes(V: fem.FunctionSpace) -> PETSc.NullSpace:
-    """Orthonormal rigid-body modes (3 translations, 3 rotations) of a 3D vector space."""
+    """Orthonormal rigid-body modes of a vector space: 3D 3 translations + 3 rotations, 2D 2 + 1."""
     index_map, bs = V.dofmap.index_map, V.dofmap.index_map_bs
-    basis = [la.create_petsc_vector(index_map, bs) for _ in range(6)]
+    basis = [la.create_petsc_vector(index_map, bs) for _ in range(3 * bs - 3)]
     n = index_map.size_local + index_map.num_ghosts
     x = V.tabulate_dof_coordinates()[:n]
     comm = V.mesh.comm  # the same centre and scale on every rank, or the modes are not rigid
@@ -292,10 +322,11 @@ def rigid_body_modes(V: fem.FunctionSpace) -> PETSc.NullSpace:
         arrays = [np.asarray(stack.enter_context(v.localForm())).reshape(n, bs) for v in basis]
         for i, arr in enumerate(arrays):
             arr[:] = 0.0
-            if i < 3:
+            if i < bs:
                 arr[:, i] = 1.0
-        arrays[3][:, 0], arrays[3][:, 1] = -x[:, 1], x[:, 0]
-        arrays[4][:, 0], arrays[4][:, 2] = x[:, 2], -x[:, 0]
-        arrays[5][:, 2], arrays[5][:, 1] = x[:, 1], -x[:, 2]
+        arrays[bs][:, 0], arrays[bs][:, 1] = -x[:, 1], x[:, 0]
+        if bs == 3:
+            arrays[4][:, 0], arrays[4][:, 2] = x[:, 2], -x[:, 0]
+            arrays[5][:, 2], arrays[5][:, 1] = x[:, 1], -x[:, 2]
     la.orthonormalize(basis)
     return PETSc.NullSpace().create(vectors=basis)

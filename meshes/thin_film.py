@@ -74,12 +74,21 @@ class Islands(_Frozen):
 
 
 class Roughness(_Frozen):
-    """Sinusoidal interface between ``lower`` and the layer above: amplitude, wavelength (m)."""
+    """Rough interface between ``lower`` and the layer above: amplitude, wavelength (m).
+
+    ``profile``: ``sinusoidal`` — h = A sin(2πx/λ) (· sin(2πy/λ) for ``axes: xy``); or
+    ``random`` — seeded from ``seed``, h = A Σ_k a_k cos(π m_k x/Lx) cos(π n_k y/Ly) with
+    ``RANDOM_MODES`` modes of random integer orders (wavelengths 2L/m between λ and 4λ),
+    random signs and weights, Σ|a_k| = 1: the height stays within ±A and the profile is
+    mirror-symmetric at the lateral faces, consistent with their roller (symmetry) supports.
+    """
 
     lower: str
     amplitude: PositiveLength
     wavelength: PositiveLength
     axes: Literal["x", "xy"] = "xy"
+    profile: Literal["sinusoidal", "random"] = "sinusoidal"
+    seed: int = 0
 
 
 class FilmMesh(_Frozen):
@@ -392,6 +401,32 @@ def _build_model(spec: ThinFilmSpec) -> _Model:
     return _Model(cells, groups, covered)
 
 
+RANDOM_MODES = 12  # cosine modes of a random roughness profile
+
+
+def random_profile(
+    x: np.ndarray, y: np.ndarray | None, lx: float, ly: float, wavelength: float, seed: int
+) -> np.ndarray:
+    """Seeded random height shape in [−1, 1] at (x, y) (see ``Roughness``; y None: along x)."""
+    rng = np.random.default_rng(seed)
+    weights = rng.uniform(0.2, 1.0, RANDOM_MODES) * rng.choice([-1.0, 1.0], RANDOM_MODES)
+    weights /= np.abs(weights).sum()
+
+    def orders(length: float) -> np.ndarray:  # wavelength 2L/m in [λ, 4λ] (at least order 1)
+        lo, hi = max(1, int(np.ceil(length / (2 * wavelength)))), int(2 * length / wavelength)
+        return rng.integers(lo, max(hi, lo) + 1, RANDOM_MODES)
+
+    shape = np.zeros_like(x)
+    m = orders(lx)
+    n = orders(ly) if y is not None else np.zeros(RANDOM_MODES, dtype=int)
+    for a, mk, nk in zip(weights, m, n, strict=True):
+        term = np.cos(np.pi * mk * x / lx)
+        if y is not None:
+            term = term * np.cos(np.pi * nk * y / ly)
+        shape += a * term
+    return shape
+
+
 def _roughen(spec: ThinFilmSpec) -> None:
     """Move mesh nodes: z += A s(x, y) w(z), w = 1 at the rough interface, 0 at its neighbours."""
     import gmsh
@@ -405,9 +440,13 @@ def _roughen(spec: ThinFilmSpec) -> None:
     tags, coords, _ = gmsh.model.mesh.getNodes()
     x = coords.reshape(-1, 3)
     lam = r.wavelength / MODEL_UNIT
-    shape = np.sin(2 * np.pi * x[:, 0] / lam)
-    if r.axes == "xy":
-        shape = shape * np.sin(2 * np.pi * x[:, 1] / lam)
+    if r.profile == "random":
+        lx, ly = (v / MODEL_UNIT for v in spec.lateral)
+        shape = random_profile(x[:, 0], x[:, 1] if r.axes == "xy" else None, lx, ly, lam, r.seed)
+    else:
+        shape = np.sin(2 * np.pi * x[:, 0] / lam)
+        if r.axes == "xy":
+            shape = shape * np.sin(2 * np.pi * x[:, 1] / lam)
     z = x[:, 2]
     weight = np.where(
         z <= z_i,

@@ -156,3 +156,36 @@ def test_impossible_stacks_name_the_key(changes: dict[str, object], key: str) ->
 def test_zero_thickness_is_rejected_by_the_schema() -> None:
     with pytest.raises(ValueError, match="greater than 0"):
         spec(layers=[{"region": "film", "thickness": "0 nm"}])
+
+
+def test_random_roughness_is_seeded_bounded_and_symmetric_at_the_faces() -> None:
+    from meshes.thin_film import random_profile
+
+    x, y = np.linspace(0, 4.0, 401), np.linspace(0, 4.0, 401)
+    xx, yy = np.meshgrid(x, y)
+    shape = random_profile(xx.ravel(), yy.ravel(), 4.0, 4.0, 1.0, seed=3).reshape(xx.shape)
+    assert np.abs(shape).max() <= 1.0 + 1e-12 and shape.std() > 0.1
+    assert np.array_equal(
+        shape, random_profile(xx.ravel(), yy.ravel(), 4.0, 4.0, 1.0, 3).reshape(xx.shape)
+    )
+    assert not np.allclose(
+        shape, random_profile(xx.ravel(), yy.ravel(), 4.0, 4.0, 1.0, 4).reshape(xx.shape)
+    )
+    # mirror-symmetric at the roller faces: zero slope across x = 0, Lx and y = 0, Ly
+    for axis in (0, 1):
+        for edge in (0, -1):
+            inner = 1 if edge == 0 else -2
+            step = np.take(shape, inner, axis=axis) - np.take(shape, edge, axis=axis)
+            assert np.abs(step).max() < 1e-3
+    rough = {
+        "lower": "substrate",
+        "amplitude": "90 nm",
+        "wavelength": "2 um",
+        "profile": "random",
+        "seed": 3,
+    }
+    bundle = build(COMM, spec(roughness=rough, mesh={"size": "0.25 um"}))
+    dS = ufl.Measure("dS", domain=bundle.mesh, subdomain_data=bundle.facet_tags)
+    area = integrate(1.0 * dS(bundle.facet_names["substrate_film"]))
+    assert 16e-12 < area < 1.05 * 16e-12  # rough, gently sloped (A/λ < 0.05)
+    assert bundle.stats.thicknesses_achieved["film"] > 0

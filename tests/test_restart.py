@@ -1,0 +1,131 @@
+"""Checkpoints and ``ssbmech run --restart``: a killed and resumed run equals an uninterrupted one.
+
+Each comparison runs a case with many short steps, stops it with SIGTERM after a few history
+rows (as SLURM's time limit does), resumes it with ``ssbmech run --restart`` and compares
+history.csv with an uninterrupted run of the same case: every column except the iteration
+counts to rtol 1e-8, with atol 1e-8 of the column's largest magnitude (stress columns: of the
+largest stress, so that a mean stress that is ~0 by equilibrium compares at the solver
+tolerance; the elastic solve after a restart starts from u = 0, not the previous step).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT, TINY_CASE, clean_env, ssbmech
+
+TRANSPORT_CASE = ROOT / "tests" / "cases" / "tiny_sphere_transport.yaml"
+SPRING = ["loading.mode=spring", "loading.spring_stiffness=1e13"]  # platen state is restored
+NOT_COMPARED = {"newton_iterations", "krylov_iterations"}
+
+
+def history(out: Path) -> dict[str, np.ndarray]:
+    """history.csv as columns."""
+    with (out / "history.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]} if rows else {}
+
+
+def interrupted_run(
+    case: Path, out: Path, sets: list[str], after_rows: int, ranks: int = 1
+) -> None:
+    """Run ``case`` in the background and stop it with SIGTERM once ``after_rows`` rows exist."""
+    cmd = [sys.executable, "-m", "solver.cli", "run", str(case), "--out", str(out)]
+    for item in sets:
+        cmd += ["--set", item]
+    if ranks > 1:
+        cmd = ["mpirun", "-n", str(ranks), *cmd]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env(), cwd=ROOT
+    )
+    deadline = time.monotonic() + 120
+    while (
+        len(history(out).get("time_s", ())) < after_rows
+        if (out / "history.csv").is_file()
+        else True
+    ):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no history rows after 120 s"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "interrupted", (summary, stderr)
+    assert (out / "checkpoint" / "state.npz").is_file()
+
+
+def assert_same_history(resumed: Path, reference: Path) -> None:
+    got, want = history(resumed), history(reference)
+    assert list(got) == list(want)
+    assert len(got["time_s"]) == len(want["time_s"])
+    stress_scale = max(float(np.abs(v).max()) for k, v in want.items() if "_Pa" in k)
+    for key in want:
+        if key in NOT_COMPARED:
+            continue
+        scale = stress_scale if "_Pa" in key else float(np.abs(want[key]).max())
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-8, atol=1e-8 * scale, err_msg=key)
+
+
+def restart_and_compare(
+    case: Path, sets: list[str], tmp_path: Path, ranks: int = 1, after_rows: int = 3
+) -> Path:
+    out, ref = tmp_path / "run", tmp_path / "ref"
+    interrupted_run(case, out, sets, after_rows)
+    stopped_at = json.loads((out / "summary.json").read_text())["steps"]
+    ssbmech("run", "--restart", str(out), ranks=ranks)
+    args = ["run", str(case), "--out", str(ref)]
+    for item in sets:
+        args += ["--set", item]
+    ssbmech(*args)
+    assert_same_history(out, ref)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "complete" and "error" not in summary
+    (restart,) = summary["restarts"]
+    assert restart["step"] == stopped_at and restart["mpi_size"] == ranks
+    assert restart["previous_status"] == "interrupted"
+    extremes = json.loads((ref / "summary.json").read_text())["extremes"]
+    assert set(summary["extremes"]) == set(extremes)  # kept over the restart (RunExtremes)
+    for key, want in extremes.items():
+        assert summary["extremes"][key]["value"] == pytest.approx(want["value"], rel=1e-6), key
+    with h5py.File(out / "fields_restart1.h5", "r") as h5:  # the continuation's fields
+        assert len(h5["Function"]["u"]) == len(history(ref)["time_s"]) - 1 - stopped_at
+    return out
+
+
+def test_uniform_restart_equals_uninterrupted_run(tmp_path: Path) -> None:
+    restart_and_compare(TINY_CASE, ["lithiation.steps=40", *SPRING], tmp_path)
+
+
+def test_transport_restart_equals_uninterrupted_run(tmp_path: Path) -> None:
+    restart_and_compare(TRANSPORT_CASE, ["lithiation.steps=40"], tmp_path)
+
+
+def test_restart_on_two_ranks_from_a_serial_checkpoint(tmp_path: Path) -> None:
+    restart_and_compare(TRANSPORT_CASE, ["lithiation.steps=40"], tmp_path, ranks=2)
+
+
+def test_restart_refusals_exit_2(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    ssbmech("run", str(TRANSPORT_CASE), "--out", str(out))
+    res = ssbmech("run", "--restart", str(out), "--set", "lithiation.steps=9", check=False)
+    assert res.returncode == 2 and "--set cannot be combined with --restart" in res.stderr
+    res = ssbmech("run", "--restart", str(out), check=False)
+    assert res.returncode == 2 and "complete run: nothing to restart" in res.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    (out / "summary.json").write_text(json.dumps({**summary, "status": "interrupted"}))
+    (out / "checkpoint" / "state.npz").unlink()
+    res = ssbmech("run", "--restart", str(out), check=False)
+    assert res.returncode == 2 and "no checkpoint" in res.stderr
+    res = ssbmech("run", "--restart", str(tmp_path / "nowhere"), check=False)
+    assert res.returncode == 2 and "not a run directory" in res.stderr
+    assert not (out / ".lock").exists()

@@ -1,8 +1,8 @@
 """Checkpoints and ``ssbmech run --restart``: a killed and resumed run equals an uninterrupted one.
 
-Each comparison runs a case with many short steps, stops it with SIGTERM after a few history
-rows (as SLURM's time limit does), resumes it with ``ssbmech run --restart`` and compares
-history.csv with an uninterrupted run of the same case: every column except the iteration
+Each comparison runs a case with many short steps, stops it after a few history rows with
+SIGTERM (as SLURM's time limit does) or SIGKILL, resumes it with ``ssbmech run --restart``
+and compares history.csv with an uninterrupted run of the same case: every column except the iteration
 counts to rtol 1e-8, with atol 1e-8 of the column's largest magnitude (stress columns: of the
 largest stress, so that a mean stress that is ~0 by equilibrium compares at the solver
 tolerance; the elastic solve after a restart starts from u = 0, not the previous step).
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,32 +38,38 @@ def history(out: Path) -> dict[str, np.ndarray]:
     return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]} if rows else {}
 
 
-def interrupted_run(
-    case: Path, out: Path, sets: list[str], after_rows: int, ranks: int = 1
-) -> None:
-    """Run ``case`` in the background and stop it with SIGTERM once ``after_rows`` rows exist."""
+def interrupted_run(case: Path, out: Path, sets: list[str], after_rows: int, sig: int) -> int:
+    """Run ``case`` in the background, send ``sig`` once ``after_rows`` rows exist.
+
+    Returns the step of the checkpoint left behind. SIGTERM: the run stops at the next step
+    boundary, status ``interrupted``, checkpoint at the step it stopped after. SIGKILL: status
+    stays ``running``, the lock stays (removed here, as the stale-lock message tells a user),
+    the history may run past the checkpoint.
+    """
     cmd = [sys.executable, "-m", "solver.cli", "run", str(case), "--out", str(out)]
     for item in sets:
         cmd += ["--set", item]
-    if ranks > 1:
-        cmd = ["mpirun", "-n", str(ranks), *cmd]
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env(), cwd=ROOT
     )
     deadline = time.monotonic() + 120
-    while (
-        len(history(out).get("time_s", ())) < after_rows
-        if (out / "history.csv").is_file()
-        else True
-    ):
+    while not (out / "history.csv").is_file() or len(history(out).get("time_s", ())) < after_rows:
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "no history rows after 120 s"
         time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=60)
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["status"] == "interrupted", (summary, stderr)
-    assert (out / "checkpoint" / "state.npz").is_file()
+    with np.load(out / "checkpoint" / "state.npz") as cp:
+        step = int(json.loads(str(cp["meta"]))["step"])
+    if sig == signal.SIGKILL:
+        assert summary["status"] == "running"
+        assert len(history(out)["time_s"]) - 1 > step  # rows past the checkpoint, to be cut
+        (out / ".lock").unlink()
+    else:
+        assert summary["status"] == "interrupted", (summary, stderr)
+        assert step == summary["steps"] == len(history(out)["time_s"]) - 1
+    return step
 
 
 def assert_same_history(resumed: Path, reference: Path) -> None:
@@ -78,11 +85,11 @@ def assert_same_history(resumed: Path, reference: Path) -> None:
 
 
 def restart_and_compare(
-    case: Path, sets: list[str], tmp_path: Path, ranks: int = 1, after_rows: int = 3
+    case: Path, sets: list[str], tmp_path: Path, sig: int, ranks: int = 1, after_rows: int = 3
 ) -> Path:
     out, ref = tmp_path / "run", tmp_path / "ref"
-    interrupted_run(case, out, sets, after_rows)
-    stopped_at = json.loads((out / "summary.json").read_text())["steps"]
+    stopped_at = interrupted_run(case, out, sets, after_rows, sig)
+    previous = json.loads((out / "summary.json").read_text())["status"]
     ssbmech("run", "--restart", str(out), ranks=ranks)
     args = ["run", str(case), "--out", str(ref)]
     for item in sets:
@@ -93,7 +100,7 @@ def restart_and_compare(
     assert summary["status"] == "complete" and "error" not in summary
     (restart,) = summary["restarts"]
     assert restart["step"] == stopped_at and restart["mpi_size"] == ranks
-    assert restart["previous_status"] == "interrupted"
+    assert restart["previous_status"] == previous
     extremes = json.loads((ref / "summary.json").read_text())["extremes"]
     assert set(summary["extremes"]) == set(extremes)  # kept over the restart (RunExtremes)
     for key, want in extremes.items():
@@ -104,11 +111,15 @@ def restart_and_compare(
 
 
 def test_uniform_restart_equals_uninterrupted_run(tmp_path: Path) -> None:
-    restart_and_compare(TINY_CASE, ["lithiation.steps=20", *SPRING], tmp_path)
+    # killed hard, the only checkpoint at step 0: history.csv is cut back to it
+    sets = ["lithiation.steps=20", "output.checkpoint_every=1000", *SPRING]
+    restart_and_compare(TINY_CASE, sets, tmp_path, signal.SIGKILL, after_rows=5)
 
 
 def test_transport_restart_on_two_ranks_from_a_serial_checkpoint(tmp_path: Path) -> None:
-    out = restart_and_compare(TRANSPORT_CASE, ["lithiation.steps=20"], tmp_path, ranks=2)
+    # no periodic checkpoint after step 0: the one resumed from is written at the SIGTERM
+    sets = ["lithiation.steps=20", "output.checkpoint_every=1000"]
+    out = restart_and_compare(TRANSPORT_CASE, sets, tmp_path, signal.SIGTERM, ranks=2)
     run, ref = read_run(out), read_run(tmp_path / "ref")
     assert run.times("theta") == pytest.approx(ref.times("theta"), rel=1e-12)
     last = len(ref.times("theta")) - 1  # written on 2 ranks, read in the serial mesh order
@@ -122,9 +133,9 @@ def test_transport_restart_on_two_ranks_from_a_serial_checkpoint(tmp_path: Path)
     )
 
 
-def test_restart_refusals_exit_2(tmp_path: Path) -> None:
+def test_restart_refusals_exit_2(tiny_run_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    ssbmech("run", str(TRANSPORT_CASE), "--out", str(out))
+    shutil.copytree(tiny_run_dir, out)  # a complete run
     res = ssbmech("run", "--restart", str(out), "--set", "lithiation.steps=9", check=False)
     assert res.returncode == 2 and "--set cannot be combined with --restart" in res.stderr
     res = ssbmech("run", "--restart", str(out), check=False)

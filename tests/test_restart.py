@@ -2,10 +2,11 @@
 
 Each comparison runs a case with many short steps, stops it after a few history rows with
 SIGTERM (as SLURM's time limit does) or SIGKILL, resumes it with ``ssbmech run --restart``
-and compares history.csv with an uninterrupted run of the same case: every column except the iteration
-counts to rtol 1e-8, with atol 1e-8 of the column's largest magnitude (stress columns: of the
-largest stress, so that a mean stress that is ~0 by equilibrium compares at the solver
-tolerance; the elastic solve after a restart starts from u = 0, not the previous step).
+and compares history.csv with an uninterrupted run of the same case: every column except
+the iteration counts to rtol 1e-8, with atol 1e-8 of the column's largest magnitude (stress
+columns: of the largest stress, so that a mean stress that is ~0 by equilibrium compares at
+the solver tolerance; the elastic solve after a restart starts from u = 0, not the previous
+step).
 """
 
 from __future__ import annotations

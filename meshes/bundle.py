@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dolfinx.cpp.mesh import MeshTags_int32
 from dolfinx.mesh import Mesh
@@ -40,6 +41,18 @@ class MeshStats:
     thicknesses_achieved: dict[str, float] = field(default_factory=dict)
     dimensions_requested: dict[str, float] = field(default_factory=dict)
     dimensions_achieved: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (for restart data); inverse of :meth:`from_dict`."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MeshStats:
+        """The statistics written by :meth:`to_dict`."""
+        particles = tuple(
+            Particle(tuple(p["center"]), p["radius"], p["species"]) for p in data["particles"]
+        )
+        return cls(**{**data, "particles": particles})
 
 
 @dataclass(frozen=True)

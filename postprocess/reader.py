@@ -3,7 +3,12 @@
 The fields come from ``fields.xdmf`` (XDMF 3, as written by ``dolfinx.io.XDMFFile``): one
 uniform ``mesh`` grid (tetrahedra, or triangles of a 2D plane-strain run; geometry in m, 2D
 coordinates padded with z = 0) and one temporal collection per function
-whose attributes point into ``fields.h5``. :meth:`RunData.grid_at` turns one time step into a
+whose attributes point into ``fields.h5``. A restarted run continues in
+``fields_restart<N>.xdmf`` (listed in summary.json ``restarts`` with the time it resumed
+after): part N supplies the times after its restart time, earlier parts the times up to it.
+A part written on another number of ranks orders nodes and cells differently; its values are
+permuted into the order of ``fields.xdmf`` (nodes matched by coordinates, cells by nodes), so
+every step reads as if written on one mesh. :meth:`RunData.grid_at` turns one time step into a
 ``pyvista.UnstructuredGrid`` carrying every field at that step (SI units: u in m, stresses in
 Pa, ``theta`` and ``crack_risk`` dimensionless, ``region`` the integer cell tag). A 2D run
 writes the in-plane ``sigma`` (zz slot 0) and ``sigma_zz`` separately; the grid's ``sigma``
@@ -54,6 +59,12 @@ class FieldSeries:
     center: str
     times: tuple[float, ...]
     datasets: tuple[str, ...]
+    parts: tuple[int, ...] = ()
+    """Fields file (0: fields.xdmf, N: fields_restart<N>.xdmf) of each time; () all in 0."""
+
+    def part(self, index: int) -> int:
+        """Fields file of the ``index``-th time."""
+        return self.parts[index] if self.parts else 0
 
     def index_at(self, time: float) -> int | None:
         """Index of the latest written time ≤ ``time`` (s), or None if there is none."""
@@ -85,6 +96,7 @@ class RunData:
     _h5_path: Path = field(default=Path(), repr=False)
     _topology: str = field(default="", repr=False)
     _geometry: str = field(default="", repr=False)
+    _parts: tuple[_Part, ...] = field(default=(), repr=False)
 
     def times(self, name: str) -> tuple[float, ...]:
         """Written times (s) of field ``name``."""
@@ -116,13 +128,19 @@ class RunData:
         return longest.index_at(time) or 0
 
     def read_field(self, name: str, index: int) -> np.ndarray:
-        """Values (SI) of field ``name`` at its ``index``-th written time, as stored."""
+        """Values (SI) of field ``name`` at its ``index``-th written time, in mesh order."""
         series = self.fields[name]
+        part = self._parts[series.part(index)] if self._parts else None
+        h5_path = part.h5_path if part else self._h5_path
         try:
-            with _open_h5(self._h5_path) as h5:
-                return np.asarray(h5[series.datasets[index]])
+            with _open_h5(h5_path) as h5:
+                values = np.asarray(h5[series.datasets[index]])
         except (OSError, KeyError) as exc:
-            raise RenderError(f"{self._h5_path}: cannot read {name!r}: {exc}") from exc
+            raise RenderError(f"{h5_path}: cannot read {name!r}: {exc}") from exc
+        if part is None:
+            return values
+        perm = part.node_order if series.center == "Node" else part.cell_order
+        return values if perm is None else values[perm]
 
     def field_width(self, name: str) -> int:
         """Components per row of field ``name`` (1 scalar, 3 vector, 9 tensor)."""
@@ -165,17 +183,12 @@ class RunData:
         Tensor ``sigma`` is N×9 row-major (Pa). Geometry is in m.
         """
         t = self.last_time if time is None else float(time)
-        try:
-            with _open_h5(self._h5_path) as h5:
-                topo = np.asarray(h5[self._topology], dtype=np.int64)
-                geom = _pad_xyz(np.asarray(h5[self._geometry], dtype=np.float64))
-                data = {}
-                for name, series in self.fields.items():
-                    i = series.index_at(t)
-                    if i is not None:
-                        data[name] = (series.center, np.asarray(h5[series.datasets[i]]))
-        except (OSError, KeyError) as exc:
-            raise RenderError(f"{self._h5_path}: cannot read datasets: {exc}") from exc
+        topo, geom = self.mesh_arrays()
+        data = {}
+        for name, series in self.fields.items():
+            i = series.index_at(t)
+            if i is not None:
+                data[name] = (series.center, self.read_field(name, i))
         if topo.ndim != 2 or topo.shape[1] not in (3, 4):
             raise RenderError(
                 f"{self._h5_path}: topology {topo.shape} is not N×4 tetrahedra or N×3 triangles"
@@ -228,12 +241,25 @@ def _open_h5(path: Path) -> h5py.File:
     return h5py.File(path, "r")
 
 
+@dataclass(frozen=True)
+class _Part:
+    """One fields file: its HDF5 file and the permutations into the mesh order of part 0.
+
+    ``node_order[i]`` / ``cell_order[i]`` is the row of this part holding node / cell ``i`` of
+    part 0 (None: same order).
+    """
+
+    h5_path: Path
+    node_order: np.ndarray | None
+    cell_order: np.ndarray | None
+
+
 def read_run(run_dir: Path) -> RunData:
     """Read ``run_dir``; raise :class:`RenderError` naming the missing or invalid file.
 
     ``fields.xdmf``/``fields.h5`` and ``tags.json`` are required; ``case.resolved.yaml``,
     ``history.csv`` and ``summary.json`` are read when present (a running or failed run may
-    lack some of them).
+    lack some of them); the ``fields_restart<N>.xdmf`` of a restarted run are merged in.
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -250,6 +276,10 @@ def read_run(run_dir: Path) -> RunData:
         facet_tags = {str(k): int(v) for k, v in tags.get("facets", {}).items()}
     except (AttributeError, TypeError, ValueError) as exc:
         raise RenderError(f"{run_dir / TAGS_JSON}: invalid tag map: {exc}") from exc
+    parts: tuple[_Part, ...] = ()
+    restarts = [r for r in summary.get("restarts", []) if (run_dir / r.get("fields", "")).is_file()]
+    if restarts:
+        fields, parts = _merge_restarts(run_dir, h5_path, topology, geometry, fields, restarts)
     return RunData(
         run_dir=run_dir,
         case_name=str(name),
@@ -263,7 +293,85 @@ def read_run(run_dir: Path) -> RunData:
         _h5_path=h5_path,
         _topology=topology,
         _geometry=geometry,
+        _parts=parts,
     )
+
+
+def _merge_restarts(
+    run_dir: Path,
+    h5_path: Path,
+    topology: str,
+    geometry: str,
+    fields: dict[str, FieldSeries],
+    restarts: list[dict[str, Any]],
+) -> tuple[dict[str, FieldSeries], tuple[_Part, ...]]:
+    """Time series over fields.xdmf and the restart parts, and the parts (see module doc)."""
+    mesh0 = _mesh(h5_path, topology, geometry)
+    parts = [_Part(h5_path, None, None)]
+    series = [fields]
+    for r in restarts:
+        h5_n, topo_n, geom_n, fields_n = _read_xdmf(run_dir / r["fields"])
+        parts.append(_Part(h5_n, *_mesh_order(mesh0, _mesh(h5_n, topo_n, geom_n), h5_n)))
+        series.append(fields_n)
+    starts = [-math.inf] + [float(r["time_s"]) for r in restarts] + [math.inf]
+    entries: dict[str, list[tuple[float, str, int, str]]] = {}
+    for k, part_fields in enumerate(series):
+        end = starts[k + 1] * (1 + _TIME_RTOL) if math.isfinite(starts[k + 1]) else math.inf
+        for name, s in part_fields.items():
+            for t, dataset in zip(s.times, s.datasets, strict=True):
+                if t <= end:
+                    entries.setdefault(name, []).append((t, dataset, k, s.center))
+    merged = {}
+    for name, items in entries.items():
+        items.sort(key=lambda e: (e[0], e[2]))
+        merged[name] = FieldSeries(
+            name=name,
+            center=items[0][3],
+            times=tuple(e[0] for e in items),
+            datasets=tuple(e[1] for e in items),
+            parts=tuple(e[2] for e in items),
+        )
+    return merged, tuple(parts)
+
+
+def _mesh(h5_path: Path, topology: str, geometry: str) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with _open_h5(h5_path) as h5:
+            return (
+                np.asarray(h5[topology], dtype=np.int64),
+                np.asarray(h5[geometry], dtype=np.float64),
+            )
+    except (OSError, KeyError) as exc:
+        raise RenderError(f"{h5_path}: cannot read the mesh: {exc}") from exc
+
+
+def _mesh_order(
+    mesh0: tuple[np.ndarray, np.ndarray], mesh: tuple[np.ndarray, np.ndarray], where: Path
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(node_order, cell_order) taking ``mesh`` (same cells, other order) to ``mesh0``."""
+    (topo0, geom0), (topo, geom) = mesh0, mesh
+    tol = 1e-9 * float(np.ptp(geom0, axis=0).max())
+    if topo.shape != topo0.shape or geom.shape != geom0.shape:
+        raise RenderError(f"{where}: the restart part's mesh differs from fields.h5's")
+    if np.array_equal(topo, topo0) and np.abs(geom - geom0).max() <= tol:
+        return None, None
+    s0 = np.lexsort(geom0.T[::-1])
+    s1 = np.lexsort(geom.T[::-1])
+    if np.abs(geom[s1] - geom0[s0]).max() > tol:
+        raise RenderError(f"{where}: cannot match the restart part's nodes to fields.h5's")
+    node_order = np.empty_like(s0)
+    node_order[s0] = s1  # node i of part 0 is node node_order[i] here
+    to0 = np.empty_like(s0)
+    to0[s1] = s0  # node j here is node to0[j] of part 0
+    keys0 = np.sort(topo0, axis=1)
+    keys = np.sort(to0[topo], axis=1)
+    c0 = np.lexsort(keys0.T[::-1])
+    c1 = np.lexsort(keys.T[::-1])
+    if not np.array_equal(keys0[c0], keys[c1]):
+        raise RenderError(f"{where}: cannot match the restart part's cells to fields.h5's")
+    cell_order = np.empty_like(c0)
+    cell_order[c0] = c1
+    return node_order, cell_order
 
 
 def _read_xdmf(path: Path) -> tuple[Path, str, str, dict[str, FieldSeries]]:

@@ -217,20 +217,45 @@ class Loading(_Frozen):
         return self
 
 
+class Adaptive(_Frozen):
+    """Adaptive time steps of model ``transport-small`` (solver/stepping.py).
+
+    The first step is ``lithiation.dt`` (or the duration / ``lithiation.steps``). A step whose
+    transport Newton solve converged in at most ``easy_newton`` iterations, without cut-back,
+    multiplies the next Δt by ``grow`` (capped at ``dt_max`` (s), if given); a failed solve is
+    retried from the last accepted state with Δt·``cut``; after ``max_cutbacks`` cut-backs in
+    one step the run fails (SolverError, exit 3). The last step is shortened to end exactly
+    at soc_end.
+    """
+
+    grow: Annotated[float, Field(gt=1)] = 1.5
+    cut: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    max_cutbacks: PositiveInt = 5
+    easy_newton: PositiveInt = 3
+    dt_max: Annotated[Time, Field(gt=0)] | None = None
+
+
 class SolverSettings(_Frozen):
     """Discretisation and linear solver: Lagrange degree of u; PETSc options override defaults.
 
     Options are given without prefix (e.g. ``ksp_rtol: 1e-8``, ``pc_type: hypre``).
+    ``adaptive`` switches on adaptive time steps (model ``transport-small`` only).
     """
 
     degree: Literal[1, 2] = 1
     petsc_options: dict[str, PetscValue] = Field(default_factory=dict)
+    adaptive: Adaptive | None = None
 
 
 class Output(_Frozen):
-    """What is written: fields every ``fields_every`` steps (the last step always)."""
+    """What is written: fields every ``fields_every`` steps (the last step always).
+
+    ``checkpoint_every``: restart data (``checkpoint/``) every so many steps, and at a stop
+    signal (see solver/checkpoint.py).
+    """
 
     fields_every: PositiveInt = 1
+    checkpoint_every: PositiveInt = 1
 
 
 class InterfaceStrength(_Frozen):
@@ -299,6 +324,8 @@ class Case(_Frozen):
                 )
             if self.transport is not None:
                 raise ValueError("the transport section is used only by model 'transport-small'")
+            if self.solver.adaptive is not None:
+                raise ValueError("solver.adaptive is used only by model 'transport-small'")
             return
         if self.transport is None:
             raise ValueError("model 'transport-small' needs a transport section (diffusivity, …)")

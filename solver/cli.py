@@ -25,9 +25,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug output")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def case_command(name: str, help_: str) -> argparse.ArgumentParser:
+    def case_command(name: str, help_: str, optional: bool = False) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_)
-        p.add_argument("case", type=Path, help="case file (YAML)")
+        p.add_argument("case", type=Path, help="case file (YAML)", nargs="?" if optional else None)
         p.add_argument(
             "--set",
             dest="overrides",
@@ -42,9 +42,15 @@ def _parser() -> argparse.ArgumentParser:
     p = case_command("mesh", "build geometry and mesh only; print statistics")
     p.add_argument("--out", type=Path, help="write mesh.msh and tags.json here")
     p.add_argument("--png", action="store_true", help="also draw the geometry to OUT/geometry.png")
-    p = case_command("run", "run a case (works under mpirun -n N)")
+    p = case_command("run", "run a case (works under mpirun -n N)", optional=True)
     p.add_argument("--out", type=Path, help="run directory (default runs/<case name>)")
     p.add_argument("--force", action="store_true", help="replace an existing run directory")
+    p.add_argument(
+        "--restart",
+        type=Path,
+        metavar="RUN_DIR",
+        help="continue the run in RUN_DIR from its checkpoint (no CASE, --set, --out, --force)",
+    )
     from postprocess.cli_args import add_postprocess_commands
 
     add_postprocess_commands(sub)
@@ -155,6 +161,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     from solver.case import check_geometry, dump_resolved, load_case
 
+    if args.command == "run" and args.restart is not None:
+        return _restart(args)
+    if args.case is None:
+        raise CaseError(f"{args.command}: give a case file (or --restart RUN_DIR to resume a run)")
     case = load_case(args.case, args.overrides)
     if args.command in ("check", "slurm"):
         check_geometry(case, args.case)
@@ -199,6 +209,40 @@ def _draw_geometry(out: Path, name: str) -> int:
         print(f"ssbmech mesh: error: {' '.join(cmd)} failed:\n{done.stderr}", file=sys.stderr)
         return 1
     log.info("%s", done.stdout.strip())
+    return 0
+
+
+def _restart(args: argparse.Namespace) -> int:
+    """``ssbmech run --restart RUN_DIR``: continue the run exactly as it was set up."""
+    from mpi4py import MPI
+
+    from solver.case import load_case
+    from solver.run import run_case
+
+    given = [
+        flag
+        for flag, value in (
+            ("CASE", args.case),
+            ("--set", args.overrides),
+            ("--out", args.out),
+            ("--force", args.force),
+        )
+        if value
+    ]
+    if given:
+        raise CaseError(
+            f"run --restart: {', '.join(given)} cannot be combined with --restart: a restart "
+            f"continues {args.restart}/case.resolved.yaml unchanged into the same directory "
+            "(to change the case, start a new run)"
+        )
+    case_path = args.restart / "case.resolved.yaml"
+    if not case_path.is_file():
+        raise CaseError(
+            f"run --restart: {args.restart} is not a run directory (no {case_path.name})"
+        )
+    case = load_case(case_path)
+    run_case(case, case_path, args.restart, False, MPI.COMM_WORLD, restart=True)
+    log.info("run directory: %s", args.restart)
     return 0
 
 

@@ -39,8 +39,9 @@ def global_extremes(comm: MPI.Comm, local: dict[str, Candidate | None]) -> dict[
 class RunExtremes:
     """Extremes over the steps of a run: value, where, and when (step, SOC, time)."""
 
-    def __init__(self) -> None:
-        self._best: dict[str, dict[str, Any]] = {}
+    def __init__(self, best: dict[str, dict[str, Any]] | None = None) -> None:
+        """Start empty, or from ``best`` (an earlier :meth:`as_dict`, e.g. from a checkpoint)."""
+        self._best: dict[str, dict[str, Any]] = {k: dict(v) for k, v in (best or {}).items()}
 
     def update(self, candidates: dict[str, Candidate], step: int, soc: float, t: float) -> None:
         """Keep each key's candidate if it beats the previous steps (first occurrence wins)."""

@@ -7,10 +7,17 @@ equilibrium under the loading mode, derived fields, one history row, fields ever
 ``output.fields_every`` steps. ``summary.json`` says ``running`` until the run ends, then
 ``complete``, ``failed`` (with the error) or ``interrupted`` (SIGTERM, e.g. SLURM's time
 limit, or SIGINT), so a partial run never looks complete.
+
+Restart data go to ``checkpoint/`` every ``output.checkpoint_every`` steps and at a stop
+signal (solver/checkpoint.py). ``run_case(…, restart=True)`` continues a run directory from
+its checkpoint: same case (case.resolved.yaml), mesh re-read from mesh.msh, history.csv cut
+to the checkpoint step and appended, fields of the continuation in
+``fields_restart<N>.xdmf`` (N-th restart; listed in summary.json ``restarts``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import resource
 import signal
@@ -24,11 +31,12 @@ import dolfinx
 from mpi4py import MPI
 from petsc4py import PETSc
 
-from meshes import geometry
-from meshes.bundle import MeshBundle
+from meshes import geometry, msh
+from meshes.bundle import MeshBundle, MeshStats
 from meshes.errors import GeometryError
 from solver import __version__
 from solver.case import Case, Lithiation, dump_resolved, geometry_error
+from solver.checkpoint import Checkpoint, Checkpoints, read_checkpoint
 from solver.derived import DerivedFields
 from solver.errors import CaseError, RunInterrupted
 from solver.extremes import RunExtremes
@@ -36,7 +44,7 @@ from solver.physics.mechanics import ElasticityProblem
 from solver.physics.periodic import PeriodicElasticityProblem
 from solver.physics.supports import supports_for
 from solver.rundir import locked_run_dir
-from solver.writers import FieldWriter, HistoryWriter, write_json
+from solver.writers import FieldWriter, HistoryWriter, read_json, write_json
 
 log = logging.getLogger("ssbmech")
 
@@ -62,6 +70,32 @@ def build_mesh(comm: MPI.Comm, case: Case, case_path: Path, msh_path: Path | Non
         raise geometry_error(case_path, exc) from None
 
 
+def mesh_for_run(
+    comm: MPI.Comm, case: Case, case_path: Path, out: Path, resume: Checkpoint | None
+) -> MeshBundle:
+    """Build the mesh into ``out`` (mesh.msh, tags.json), or re-read them for a restart."""
+    if resume is not None:
+        tags = json.loads((out / "tags.json").read_text())
+        stats = MeshStats.from_dict(resume.meta["mesh_stats"])
+        return msh.read(comm, out / "mesh.msh", tags["cells"], tags["facets"], stats)
+    bundle = build_mesh(comm, case, case_path, out / "mesh.msh")
+    if comm.rank == 0:
+        bundle.write_tag_map(out / "tags.json")
+    return bundle
+
+
+def fields_path(out: Path, summary: dict[str, Any]) -> Path:
+    """``fields.xdmf``, or ``fields_restart<N>.xdmf`` for the continuation of the N-th restart."""
+    n = len(summary.get("restarts", []))
+    return out / (f"fields_restart{n}.xdmf" if n else "fields.xdmf")
+
+
+def resume_meta(summary: dict[str, Any], bundle: MeshBundle, **state: Any) -> dict[str, Any]:
+    """Checkpoint ``meta`` of a completed step: ``state`` + mesh statistics + summary entries."""
+    kept = {k: summary[k] for k in ("steps", "final", "particles") if k in summary}
+    return {**state, "mesh_stats": bundle.stats.to_dict(), "summary": kept}
+
+
 def check_interfaces(case: Case, case_path: Path, bundle: MeshBundle) -> None:
     """CaseError unless every ``crack_risk.interfaces`` name is a facet tag of the mesh."""
     unknown = sorted(set(case.crack_risk.interfaces) - set(bundle.facet_names))
@@ -77,19 +111,29 @@ def peak_memory_mb(comm: MPI.Comm) -> float:
     return comm.allreduce(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, op=MPI.MAX)
 
 
-def run_case(case: Case, case_path: Path, out: Path, force: bool, comm: MPI.Comm) -> dict[str, Any]:
-    """Run ``case`` into the run directory ``out`` (locked while running); return the summary."""
+def run_case(
+    case: Case, case_path: Path, out: Path, force: bool, comm: MPI.Comm, restart: bool = False
+) -> dict[str, Any]:
+    """Run ``case`` into the run directory ``out`` (locked while running); return the summary.
+
+    ``restart``: continue the run in ``out`` from its checkpoint (``case`` read from its
+    case.resolved.yaml); CaseError if it is complete or has no checkpoint.
+    """
     t_start = time.perf_counter()
-    with locked_run_dir(comm, out, force):
-        if comm.rank == 0:
-            (out / "case.resolved.yaml").write_text(dump_resolved(case))
-        summary: dict[str, Any] = {
-            "status": "running",
-            "case": case.name,
-            "model": case.model,
-            "mpi_size": comm.size,
-            "versions": versions(),
-        }
+    with locked_run_dir(comm, out, force, resume=restart):
+        resume: Checkpoint | None = None
+        if restart:
+            summary, resume = _resume(comm, out)
+        else:
+            if comm.rank == 0:
+                (out / "case.resolved.yaml").write_text(dump_resolved(case))
+            summary = {
+                "status": "running",
+                "case": case.name,
+                "model": case.model,
+                "mpi_size": comm.size,
+                "versions": versions(),
+            }
         write_json(comm, out / "summary.json", summary)
         loop = _time_loop
         if case.model == "transport-small":
@@ -98,7 +142,7 @@ def run_case(case: Case, case_path: Path, out: Path, force: bool, comm: MPI.Comm
             loop = transport_time_loop
         try:
             with _interruptible(comm, out / "summary.json", summary) as stop_if_signalled:
-                loop(case, case_path, out, comm, summary, t_start, stop_if_signalled)
+                loop(case, case_path, out, comm, summary, t_start, stop_if_signalled, resume)
         except BaseException as exc:
             status = "interrupted" if isinstance(exc, RunInterrupted) else "failed"
             summary.update(status=status, error=f"{type(exc).__name__}: {exc}")
@@ -107,6 +151,29 @@ def run_case(case: Case, case_path: Path, out: Path, force: bool, comm: MPI.Comm
         summary["status"] = "complete"
         write_json(comm, out / "summary.json", summary)
     return summary
+
+
+def _resume(comm: MPI.Comm, out: Path) -> tuple[dict[str, Any], Checkpoint]:
+    """The summary of the run in ``out``, marked running again, and its checkpoint."""
+    summary = read_json(comm, out / "summary.json")
+    if summary.get("status") == "complete":
+        raise CaseError(f"run directory {out} holds a complete run: nothing to restart")
+    checkpoint = read_checkpoint(comm, out)
+    restarts = [
+        *summary.get("restarts", []),
+        {
+            "step": checkpoint.step,
+            "time_s": checkpoint.meta["time_s"],
+            "previous_status": summary.get("status", "unknown"),
+            "mpi_size": comm.size,
+        },
+    ]
+    summary.update(checkpoint.meta["summary"])
+    summary.update(status="running", restarts=restarts, mpi_size=comm.size, versions=versions())
+    summary.pop("error", None)
+    restarts[-1]["fields"] = fields_path(out, summary).name
+    log.info("restart %d of %s from step %d", len(restarts), out, checkpoint.step)
+    return summary, checkpoint
 
 
 @contextmanager
@@ -152,11 +219,10 @@ def _time_loop(
     summary: dict[str, Any],
     t_start: float,
     stop_if_signalled: Callable[[], None],
+    resume: Checkpoint | None,
 ) -> None:
     log.info("case %s: building geometry and mesh", case.name)
-    bundle = build_mesh(comm, case, case_path, out / "mesh.msh")
-    if comm.rank == 0:
-        bundle.write_tag_map(out / "tags.json")
+    bundle = mesh_for_run(comm, case, case_path, out, resume)
     t_mesh = time.perf_counter()
     materials = dict(case.materials)
     problem: ElasticityProblem | PeriodicElasticityProblem
@@ -168,7 +234,11 @@ def _time_loop(
         )
     check_interfaces(case, case_path, bundle)
     derived = DerivedFields(problem, case.crack_risk, case.active_surfaces)
-    extremes = RunExtremes()
+    extremes = RunExtremes(resume.meta["extremes"] if resume else None)
+    first = 0
+    if resume is not None:
+        problem.restore_reference_state(resume.meta["mechanics"])
+        first = resume.step + 1
     stats = bundle.stats
     summary.update(
         dofs=problem.num_dofs,
@@ -192,13 +262,14 @@ def _time_loop(
         case.solver.degree,
         comm.size,
     )
-    fields = FieldWriter(comm, out / "fields.xdmf", derived)
-    history = HistoryWriter(comm, out / "history.csv")
+    fields = FieldWriter(comm, fields_path(out, summary), derived)
+    history = HistoryWriter(comm, out / "history.csv", keep_rows=first if resume else None)
+    checkpoints = Checkpoints(comm, out, case.output.checkpoint_every, nodal={})
     lith = case.lithiation
     assert isinstance(lith, Lithiation)  # model uniform-small (checked by Case)
     solve_time, maxima = 0.0, {}
     try:
-        for step in range(lith.steps + 1):
+        for step in range(first, lith.steps + 1):
             stop_if_signalled()  # collective: every rank stops at the same step
             soc, t = lith.soc_at(step), lith.time_at(step)
             tic = time.perf_counter()
@@ -236,6 +307,18 @@ def _time_loop(
             summary.update(
                 steps=step, final={**row}, extremes=extremes.as_dict(), particles=particles
             )
+            meta = resume_meta(
+                summary,
+                bundle,
+                time_s=t,
+                dt_s=row["dt_s"],
+                extremes=extremes.as_dict(),
+                mechanics=problem.reference_state(),
+            )
+            checkpoints.step_done(step, meta, last=step == lith.steps)
+    except RunInterrupted:
+        checkpoints.flush()  # every rank stopped at the same step boundary
+        raise
     finally:
         fields.close()
         history.close()

@@ -20,12 +20,15 @@ from typing import Any
 from mpi4py import MPI
 
 from solver.case import Case, GalvanostaticLithiation, Transport
+from solver.checkpoint import Checkpoint, Checkpoints
 from solver.derived import DerivedFields
+from solver.errors import RunInterrupted, SolverError
 from solver.extremes import RunExtremes
 from solver.physics.mechanics import ElasticityProblem
 from solver.physics.supports import supports_for
 from solver.physics.transport import TransportProblem
-from solver.run import build_mesh, check_interfaces, peak_memory_mb
+from solver.run import check_interfaces, fields_path, mesh_for_run, peak_memory_mb, resume_meta
+from solver.stepping import StepControl
 from solver.writers import FieldWriter, HistoryWriter
 
 log = logging.getLogger("ssbmech")
@@ -39,18 +42,18 @@ def transport_time_loop(
     summary: dict[str, Any],
     t_start: float,
     stop_if_signalled: Callable[[], None],
+    resume: Checkpoint | None,
 ) -> None:
     """Run the ``transport-small`` model of ``case`` into ``out`` (updates ``summary``).
 
     ``stop_if_signalled`` is called after every step (collective: raises RunInterrupted on
-    every rank once a stop signal arrived).
+    every rank once a stop signal arrived). ``resume``: continue after its step (θ restored).
+    Time steps: solver/stepping.py (fixed, or adaptive with cut-backs).
     """
     lith, settings = case.lithiation, case.transport
     assert isinstance(lith, GalvanostaticLithiation) and isinstance(settings, Transport)
     log.info("case %s: building geometry and mesh", case.name)
-    bundle = build_mesh(comm, case, case_path, out / "mesh.msh")
-    if comm.rank == 0:
-        bundle.write_tag_map(out / "tags.json")
+    bundle = mesh_for_run(comm, case, case_path, out, resume)
     t_mesh = time.perf_counter()
     materials = dict(case.materials)
     mechanics = ElasticityProblem(
@@ -61,7 +64,9 @@ def transport_time_loop(
     )
     check_interfaces(case, case_path, bundle)
     derived = DerivedFields(mechanics, case.crack_risk, case.active_surfaces)
-    extremes = RunExtremes()
+    extremes = RunExtremes(resume.meta["extremes"] if resume else None)
+    if resume is not None:
+        mechanics.restore_reference_state(resume.meta["mechanics"])
     stats = bundle.stats
     summary.update(
         dofs=mechanics.num_dofs,
@@ -93,61 +98,96 @@ def transport_time_loop(
         comm.size,
         transport.flux,
     )
-    fields = FieldWriter(comm, out / "fields.xdmf", derived)
-    history = HistoryWriter(comm, out / "history.csv")
-    times = lith.times()
+    fields = FieldWriter(comm, fields_path(out, summary), derived)
+    history = HistoryWriter(
+        comm, out / "history.csv", keep_rows=resume.step + 1 if resume else None
+    )
+    checkpoints = Checkpoints(
+        comm, out, case.output.checkpoint_every, nodal={"theta": transport.theta}
+    )
+    control = StepControl(lith, case.solver.adaptive)
+    if resume is not None:
+        resume.restore("theta", transport.theta)
+        m = resume.meta
+        control = StepControl(lith, case.solver.adaptive, resume.step, m["time_s"], m["next_dt_s"])
     solve_time, maxima = 0.0, {}
+
+    def record(dt: float, newton: int) -> None:
+        """Mechanics, derived fields, history row, fields, checkpoint of the accepted step."""
+        nonlocal solve_time, maxima
+        step, t = control.step, control.time
+        tic = time.perf_counter()
+        mechanics.theta.interpolate(transport.theta)
+        state = mechanics.solve_current()
+        derived.update()
+        solve_time += time.perf_counter() - tic
+        particles = derived.particle_table()
+        aggregates = derived.aggregates(particles)
+        theta_min, theta_max = transport.theta_range()
+        soc = transport.soc()
+        extremes.update(derived.locate(aggregates, particles), step, soc, t)
+        row = {
+            "time_s": t,
+            "soc": soc,
+            "soc_charge": lith.soc_start + lith.theta_rate * t,
+            "stack_pressure_Pa": state.stack_pressure,
+            "stack_strain": state.top_displacement / case.geometry.stack_height,
+            **aggregates,
+            "theta_min": theta_min,
+            "theta_max": theta_max,
+            "theta_surface_mean": transport.surface_mean(),
+            "newton_iterations": newton,
+            "krylov_iterations": state.krylov_iterations,
+            "dt_s": dt,
+        }
+        history.write(row)
+        if step % case.output.fields_every == 0 or control.done:
+            fields.write(t)
+        maxima = aggregates
+        sigma1 = max(v for k, v in aggregates.items() if k.startswith("max_principal_Pa_"))
+        log.info(
+            "step %3d/%s  t %9.1f s  dt %8.2f s  SOC %.4f  θ %.3f–%.3f  Newton %d  "
+            "max σ1 %8.1f MPa",
+            step,
+            control.total_steps or "?",
+            t,
+            dt,
+            soc,
+            theta_min,
+            theta_max,
+            newton,
+            sigma1 / 1e6,
+        )
+        summary.update(steps=step, final={**row}, extremes=extremes.as_dict(), particles=particles)
+        meta = resume_meta(
+            summary,
+            bundle,
+            time_s=t,
+            next_dt_s=control.dt,
+            extremes=extremes.as_dict(),
+            mechanics=mechanics.reference_state(),
+        )
+        checkpoints.step_done(step, meta, last=control.done)
+        stop_if_signalled()  # collective: every rank stops at the same step
+
     try:
-        for step, t in enumerate(times):
+        if resume is None:
+            record(0.0, 0)  # step 0: the initial state
+        while not control.done:
+            dt = control.next_time() - control.time
             tic = time.perf_counter()
-            dt = t - times[step - 1] if step else 0.0
-            newton = transport.step(dt).newton_iterations if step else 0
-            mechanics.theta.interpolate(transport.theta)
-            state = mechanics.solve_current()
-            derived.update()
+            try:
+                newton = transport.step(dt).newton_iterations
+            except SolverError as exc:  # θ is back at the last accepted state
+                solve_time += time.perf_counter() - tic
+                control.cut_back(exc)
+                continue
             solve_time += time.perf_counter() - tic
-            particles = derived.particle_table()
-            aggregates = derived.aggregates(particles)
-            theta_min, theta_max = transport.theta_range()
-            soc = transport.soc()
-            extremes.update(derived.locate(aggregates, particles), step, soc, t)
-            row = {
-                "time_s": t,
-                "soc": soc,
-                "soc_charge": lith.soc_start + lith.theta_rate * t,
-                "stack_pressure_Pa": state.stack_pressure,
-                "stack_strain": state.top_displacement / case.geometry.stack_height,
-                **aggregates,
-                "theta_min": theta_min,
-                "theta_max": theta_max,
-                "theta_surface_mean": transport.surface_mean(),
-                "newton_iterations": newton,
-                "krylov_iterations": state.krylov_iterations,
-                "dt_s": dt,
-            }
-            history.write(row)
-            last = step == len(times) - 1
-            if step % case.output.fields_every == 0 or last:
-                fields.write(t)
-            maxima = aggregates
-            sigma1 = max(v for k, v in aggregates.items() if k.startswith("max_principal_Pa_"))
-            log.info(
-                "step %3d/%d  t %9.1f s  dt %8.2f s  SOC %.4f  θ %.3f–%.3f  Newton %d  "
-                "max σ1 %8.1f MPa",
-                step,
-                len(times) - 1,
-                t,
-                dt,
-                soc,
-                theta_min,
-                theta_max,
-                newton,
-                sigma1 / 1e6,
-            )
-            summary.update(
-                steps=step, final={**row}, extremes=extremes.as_dict(), particles=particles
-            )
-            stop_if_signalled()  # collective: every rank stops at the same step
+            control.accept(newton)
+            record(dt, newton)
+    except RunInterrupted:
+        checkpoints.flush()  # every rank stopped at the same step boundary
+        raise
     finally:
         fields.close()
         history.close()
@@ -162,4 +202,4 @@ def transport_time_loop(
         },
         peak_memory_mb=peak_memory_mb(comm),
     )
-    log.info("done: %d steps in %.1f s", len(times) - 1, t_end - t_start)
+    log.info("done: %d steps in %.1f s", control.step, t_end - t_start)

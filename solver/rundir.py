@@ -25,16 +25,20 @@ LOCK_NAME = ".lock"
 
 
 @contextmanager
-def locked_run_dir(comm: MPI.Comm, path: Path, force: bool) -> Iterator[Path]:
+def locked_run_dir(comm: MPI.Comm, path: Path, force: bool, resume: bool = False) -> Iterator[Path]:
     """Create ``path`` (rank 0), hold its lock for the ``with`` block, yield ``path``.
 
     An existing directory needs ``force``; then its contents are removed (after the lock is
-    taken), so nothing stale looks current. Errors are raised on every rank.
+    taken), so nothing stale looks current. ``resume`` (a restart) locks an existing run
+    directory and keeps its contents. Errors are raised on every rank.
     """
     error = None
     if comm.rank == 0:
         try:
-            _create_and_lock(path, force)
+            if resume:
+                _lock_existing(path)
+            else:
+                _create_and_lock(path, force)
         except CaseError as exc:
             error = str(exc)
     error = comm.bcast(error, root=0)
@@ -45,6 +49,23 @@ def locked_run_dir(comm: MPI.Comm, path: Path, force: bool) -> Iterator[Path]:
     finally:
         if comm.rank == 0:
             (path / LOCK_NAME).unlink(missing_ok=True)
+
+
+def _lock_existing(path: Path) -> None:
+    if not path.is_dir():
+        raise CaseError(f"run directory {path} does not exist: nothing to restart")
+    if (path / LOCK_NAME).exists():
+        raise CaseError(_lock_held_message(path))
+    _take_lock(path / LOCK_NAME, path)
+
+
+def _take_lock(lock: Path, path: Path) -> None:
+    try:
+        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        raise CaseError(_lock_held_message(path)) from None
+    with os.fdopen(fd, "w") as f:
+        json.dump({"host": socket.gethostname(), "pid": os.getpid()}, f)
 
 
 def _create_and_lock(path: Path, force: bool) -> None:
@@ -59,13 +80,7 @@ def _create_and_lock(path: Path, force: bool) -> None:
         path.mkdir(parents=True, exist_ok=force)
     except FileExistsError:  # another run created it since the check above
         raise CaseError(exists) from None
-    lock = path / LOCK_NAME
-    try:
-        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        raise CaseError(_lock_held_message(path)) from None
-    with os.fdopen(fd, "w") as f:
-        json.dump({"host": socket.gethostname(), "pid": os.getpid()}, f)
+    _take_lock(path / LOCK_NAME, path)
     if force:
         for entry in path.iterdir():
             if entry.name == LOCK_NAME:
@@ -88,7 +103,8 @@ def _lock_held_message(path: Path) -> str:
         return (
             f"run directory {path} has a stale lock: process {pid} on {host} that ran there no "
             f"longer exists (killed?), so its results may be incomplete (see summary.json). "
-            f"Remove {lock} and pass --force to replace the directory, or choose another --out"
+            f"Remove {lock} and pass --force to replace the directory (or --restart to resume "
+            f"from its checkpoint), or choose another --out"
         )
     return (
         f"run directory {path} is in use by process {pid} on {host}; wait for it to end or "

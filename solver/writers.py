@@ -55,11 +55,29 @@ class FieldWriter:
 
 
 class HistoryWriter:
-    """``history.csv``: one row per accepted step, columns fixed by the first row (rank 0)."""
+    """``history.csv``: one row per accepted step, columns fixed by the first row (rank 0).
 
-    def __init__(self, comm: MPI.Comm, path: Path) -> None:
-        self._file: TextIO | None = path.open("w", newline="") if comm.rank == 0 else None
+    ``keep_rows`` (a restart): keep the header and the first ``keep_rows`` rows of the
+    existing file, drop the rest (steps after the checkpoint) and append.
+    """
+
+    def __init__(self, comm: MPI.Comm, path: Path, keep_rows: int | None = None) -> None:
+        self._file: TextIO | None = None
         self._writer: csv.DictWriter[str] | None = None
+        if comm.rank != 0:
+            return
+        if keep_rows is None:
+            self._file = path.open("w", newline="")
+            return
+        with path.open(newline="") as f:
+            lines = f.readlines()[: keep_rows + 1]
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(lines))
+        os.replace(tmp, path)
+        self._file = path.open("a", newline="")
+        if lines:
+            header = next(csv.reader(lines[:1]))
+            self._writer = csv.DictWriter(self._file, fieldnames=header)
 
     def write(self, row: dict[str, float]) -> None:
         """Append one row and flush (a killed run keeps every accepted step)."""
@@ -86,3 +104,15 @@ def write_json(comm: MPI.Comm, path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n")
     os.replace(tmp, path)
+
+
+def read_json(comm: MPI.Comm, path: Path) -> dict[str, Any]:
+    """Read a JSON mapping on rank 0 and broadcast it; {} if the file is absent or invalid."""
+    data: dict[str, Any] = {}
+    if comm.rank == 0:
+        try:
+            loaded = json.loads(path.read_text())
+            data = loaded if isinstance(loaded, dict) else {}
+        except (OSError, ValueError):
+            data = {}
+    return dict(comm.bcast(data, root=0))

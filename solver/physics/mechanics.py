@@ -181,6 +181,16 @@ class ElasticityProblem:
         """Accumulated wall time (s) of matrix assembly, preconditioner set-up, Krylov solves."""
         self.num_dofs = self.V.dofmap.index_map.size_global * self.V.dofmap.index_map_bs
 
+    def reference_state(self) -> dict[str, float | None]:
+        """What later solves keep from the first: the preload platen position w0 (m) or None."""
+        return {"platen_w0": self._w0 if self._platen_position is not None else None}
+
+    def restore_reference_state(self, state: dict[str, float | None]) -> None:
+        """Continue after a restart as if the first solve had set ``state`` (see above)."""
+        w0 = state.get("platen_w0")
+        if w0 is not None:
+            self._w0 = self._platen_position = w0
+
     def stress(self, u: ufl.core.expr.Expr, swelling: bool = True) -> ufl.core.expr.Expr:
         """Cauchy stress σ (Pa) of displacement ``u``, with the chemical eigenstrain if asked.
 

@@ -207,6 +207,14 @@ class PeriodicElasticityProblem:
         """σ = λ tr(ε) I + 2 μ ε (Pa) of a strain ε (-)."""
         return 2 * self.mu * eps + self.lmbda * ufl.tr(eps) * ufl.Identity(3)
 
+    def reference_state(self) -> dict[str, float | None]:
+        """What later solves keep from the first: the initial macro strain ε_zz (-) or None."""
+        return {"initial_ezz": self._initial_ezz}
+
+    def restore_reference_state(self, state: dict[str, float | None]) -> None:
+        """Continue after a restart as if the first solve had set ``state`` (see above)."""
+        self._initial_ezz = state.get("initial_ezz")
+
     def stress(self, u: ufl.core.expr.Expr, swelling: bool = True) -> ufl.core.expr.Expr:
         """Cauchy stress σ (Pa) of the total displacement ``u``, with the eigenstrain if asked."""
         eps = strain(u)

@@ -6,7 +6,8 @@
 Crack-risk fields (formulas in solver/crack_risk.py): strength index ``crack_risk`` σ1/σ_f
 (0 where a material has no K_IC), Griffith ``critical_flaw_size`` a_c (m; 1 m sentinel where
 σ1 ≤ 0 or no K_IC), ``yield_index`` σ_vm/σ_Y and ``crush_index`` −σ_h/H (0 without hardness),
-``elastic_energy_density`` w (J m-3); ``particle`` is the id of the particle whose surface is
+``elastic_energy_density`` w (J m-3; the linear-elastic σ:C⁻¹:σ/2 also at finite strain);
+``plastic_strain`` ε̄_p (model ``finite`` with plasticity only, from the problem); ``particle`` is the id of the particle whose surface is
 nearest to the cell midpoint (min over p of |x − c_p| − R_p; −1 without particles).
 
 Aggregates are over owned cells (or owned facets) and reduced over all ranks: per material,
@@ -31,6 +32,7 @@ from solver.case import CrackRisk, InterfaceStrength
 from solver.extremes import Candidate, global_extremes, is_minimum
 from solver.interface_facets import InterfaceFacets, facet_stress_expression
 from solver.materials import Material
+from solver.physics.finite import FiniteStrainProblem
 from solver.physics.mechanics import ElasticityProblem
 from solver.physics.periodic import PeriodicElasticityProblem
 
@@ -67,7 +69,7 @@ class DerivedFields:
 
     def __init__(
         self,
-        problem: ElasticityProblem | PeriodicElasticityProblem,
+        problem: ElasticityProblem | PeriodicElasticityProblem | FiniteStrainProblem,
         crack_risk: CrackRisk | None = None,
     ) -> None:
         self.problem = problem
@@ -79,6 +81,10 @@ class DerivedFields:
         self.region = fem.Function(dg0, name="region")
         self.particle = fem.Function(dg0, name="particle")
         self.scalars = {name: fem.Function(dg0, name=name) for name in SCALAR_FIELDS}
+        self.extra_fields: list[fem.Function] = []
+        """Fields the problem itself provides for output (ε̄_p of finite-strain plasticity)."""
+        if isinstance(problem, FiniteStrainProblem) and problem.plasticity:
+            self.extra_fields.append(problem.plastic_strain)
         self._sigma_expr = fem.Expression(
             problem.stress(problem.u), tensor_dg0.element.interpolation_points()
         )

@@ -1,6 +1,7 @@
 """Run a case into its run directory; the time loop of the ``uniform-small`` model.
 
-``run_case`` picks the loop by ``case.model`` (``transport-small``: solver/run_transport.py).
+``run_case`` picks the loop by ``case.model`` (``transport-small``: solver/run_transport.py);
+model ``finite`` runs this loop with the finite-strain problem (solver/physics/finite.py).
 
 For each step k = 0 … N: SOC_k on the ramp, θ = SOC_k in every active material, elastic
 equilibrium under the loading mode, derived fields, one history row, fields every
@@ -28,6 +29,8 @@ from solver.case import Case, Lithiation, dump_resolved, geometry_error
 from solver.derived import DerivedFields
 from solver.errors import CaseError
 from solver.extremes import RunExtremes
+from solver.case import Mechanics
+from solver.physics.finite import FiniteStrainProblem
 from solver.physics.mechanics import ElasticityProblem
 from solver.physics.periodic import PeriodicElasticityProblem
 from solver.physics.supports import supports_for
@@ -112,8 +115,12 @@ def _time_loop(
         bundle.write_tag_map(out / "tags.json")
     t_mesh = time.perf_counter()
     materials = dict(case.materials)
-    problem: ElasticityProblem | PeriodicElasticityProblem
-    if case.geometry.periodic:
+    problem: ElasticityProblem | PeriodicElasticityProblem | FiniteStrainProblem
+    if case.model == "finite":
+        problem = FiniteStrainProblem(
+            bundle, materials, supports_for(case.loading), case.solver, case.mechanics or Mechanics()
+        )
+    elif case.geometry.periodic:
         problem = PeriodicElasticityProblem(bundle, materials, case.loading, case.solver)
     else:
         problem = ElasticityProblem(bundle, materials, supports_for(case.loading), case.solver)
@@ -146,7 +153,7 @@ def _time_loop(
     fields = FieldWriter(comm, out / "fields.xdmf", derived)
     history = HistoryWriter(comm, out / "history.csv")
     lith = case.lithiation
-    assert isinstance(lith, Lithiation)  # model uniform-small (checked by Case)
+    assert isinstance(lith, Lithiation)  # model uniform-small or finite (checked by Case)
     solve_time, maxima = 0.0, {}
     try:
         for step in range(lith.steps + 1):
@@ -164,7 +171,7 @@ def _time_loop(
                 "stack_pressure_Pa": state.stack_pressure,
                 "stack_strain": state.top_displacement / case.geometry.stack_height,
                 **aggregates,
-                "newton_iterations": 1,
+                "newton_iterations": state.newton_iterations,
                 "krylov_iterations": state.krylov_iterations,
                 "dt_s": t - lith.time_at(step - 1) if step else 0.0,
             }
@@ -174,13 +181,14 @@ def _time_loop(
             maxima = aggregates
             sigma1 = max(v for k, v in aggregates.items() if k.startswith("max_principal_Pa_"))
             log.info(
-                "step %3d/%d  t %9.1f s  SOC %.4f  P %7.2f MPa  max σ1 %8.1f MPa  KSP %d",
+                "step %3d/%d  t %9.1f s  SOC %.4f  P %7.2f MPa  max σ1 %8.1f MPa  Newton %d  KSP %d",
                 step,
                 lith.steps,
                 t,
                 soc,
                 state.stack_pressure / 1e6,
                 sigma1 / 1e6,
+                state.newton_iterations,
                 state.krylov_iterations,
             )
             summary.update(

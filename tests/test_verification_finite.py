@@ -7,8 +7,7 @@ in a free matrix box (mean particle pressure), same mesh (measured ≈ 0.1 %).
 ΔV/V0 = 0.3 and back. In-plane logarithmic mechanical strain e = −ln(J_c)/3 (the film cannot
 expand laterally; J_c = 1 + ΔV/V0(θ)). Elastic–perfectly-plastic biaxial film, M = E/(1 − ν):
 lithiation σ = max(M e, −σ_Y); delithiation from e_min: σ = min(−σ_Y + M (e − e_min), +σ_Y)
-(Sethuraman 2010 / Bower 2011 film curve). Tolerance 5 % of σ_Y at every step (measured
-≈ 2 %: the yield test is on the Kirchhoff stress τ = J_e σ, J_e ≈ 0.98).
+(Sethuraman 2010 / Bower 2011 film curve). Tolerance 5 % of σ_Y at every step.
 (c) Free particle at full lithiation (ΔV/V0 = 2.8, 4 steps, E(θ), ν(θ) of the library): stress-free (σ_vm < 1e-6 E) and
 ∫ det F dX = (1 + ΔV/V0) V0 to 1e-6.
 (d) MPI: a particle in an elastic–plastic Li6PS5Cl matrix under 50 MPa (plasticity on in Si

@@ -12,7 +12,7 @@ is a dead load on the reference face (no follower term), rollers hold one compon
 
 J2 plasticity (``plasticity``: materials with a flow stress σ_Y(θ); perfect plasticity):
 the radial return of Simo (1992; Simo & Hughes 1998, Box 9.1) on the Kirchhoff deviator.
-Trial: be* = Fm Cp⁻¹ₙ Fmᵀ, s* = μ dev be*, f = |s*| − √(2/3) σ_Y; μ̄ = μ tr(be*)/3;
+Trial: be* = Fm Cp⁻¹ₙ Fmᵀ, s* = μ dev be*, f = |s*| − √(2/3) J_e σ_Y; μ̄ = μ tr(be*)/3;
 Δγ = ⟨f⟩ / (2 μ̄); s = s* (1 − 2 μ̄ Δγ / |s*|); τ = s + (μ (tr be*/3 − 1) + λ ln J_e) I.
 Update after a converged step: be = s/μ + tr(be*)/3 I, Cp⁻¹ = Fm⁻¹ be Fm⁻ᵀ, ε̄_p += √(2/3) Δγ.
 (The update keeps tr be, not det be = J_e^{2/3}: Simo's first-order approximation.) The
@@ -20,7 +20,8 @@ return is closed-form in UFL, so ufl.derivative gives the consistent (algorithmi
 Newton converges quadratically. Without plastic flow the law is exactly the neo-Hookean one.
 The state (Cp⁻¹, ε̄_p), moduli, J_c and σ_Y are cell-wise (DG0): with P1 displacements every
 integrand is cell-wise constant and one-point quadrature is exact (plasticity needs P1). The
-yield test uses the Kirchhoff stress of the intermediate configuration (τ = J_e σ).
+yield test is on the Cauchy stress (von Mises of σ = τ/J_e equals σ_Y on the yield surface),
+the stress that film-curvature experiments measure.
 
 Load stepping: each ``solve(theta)`` goes from the previous θ (0 at first: u = 0 is the
 unlithiated reference state) to ``theta`` in one step, cut into 2, 4, … substeps (up to 2^max_cutbacks) when Newton diverges; SolverError after that.
@@ -210,7 +211,7 @@ class FiniteStrainProblem:
         trace = ufl.tr(be) / 3.0
         s_trial = self.mu * ufl.dev(be)
         norm = ufl.sqrt(ufl.inner(s_trial, s_trial) + (1e-12 * self.mu) ** 2)
-        f = norm - math.sqrt(2.0 / 3.0) * self.flow
+        f = norm - math.sqrt(2.0 / 3.0) * self.flow * je  # yield on Cauchy: |dev τ| = J_e |s_σ|
         mu_bar = self.mu * trace
         dgamma = ufl.conditional(ufl.gt(f, 0.0), f / (2.0 * mu_bar), 0.0)
         s = s_trial * (1.0 - 2.0 * mu_bar * dgamma / norm)

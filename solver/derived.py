@@ -7,8 +7,9 @@ Crack-risk fields (formulas in solver/crack_risk.py): strength index ``crack_ris
 (0 where a material has no K_IC), Griffith ``critical_flaw_size`` a_c (m; 1 m sentinel where
 σ1 ≤ 0 or no K_IC), ``yield_index`` σ_vm/σ_Y and ``crush_index`` −σ_h/H (0 without hardness),
 ``elastic_energy_density`` w (J m-3; the linear-elastic σ:C⁻¹:σ/2 also at finite strain);
-``plastic_strain`` ε̄_p (model ``finite`` with plasticity only, from the problem); ``particle`` is the id of the particle whose surface is
-nearest to the cell midpoint (min over p of |x − c_p| − R_p; −1 without particles).
+``plastic_strain`` ε̄_p (model ``finite`` with plasticity only, from the problem);
+``particle`` is the id of the particle whose surface is nearest to the cell midpoint
+(min over p of |x − c_p| − R_p; −1 without particles).
 
 Aggregates are over owned cells (or owned facets) and reduced over all ranks: per material,
 per tagged interface (``crack_risk.interfaces``) and per particle (particle-region cells).

@@ -25,11 +25,10 @@ from meshes import geometry
 from meshes.bundle import MeshBundle
 from meshes.errors import GeometryError
 from solver import __version__
-from solver.case import Case, Lithiation, dump_resolved, geometry_error
+from solver.case import Case, Lithiation, Mechanics, dump_resolved, geometry_error
 from solver.derived import DerivedFields
 from solver.errors import CaseError
 from solver.extremes import RunExtremes
-from solver.case import Mechanics
 from solver.physics.finite import FiniteStrainProblem
 from solver.physics.mechanics import ElasticityProblem
 from solver.physics.periodic import PeriodicElasticityProblem
@@ -118,7 +117,11 @@ def _time_loop(
     problem: ElasticityProblem | PeriodicElasticityProblem | FiniteStrainProblem
     if case.model == "finite":
         problem = FiniteStrainProblem(
-            bundle, materials, supports_for(case.loading), case.solver, case.mechanics or Mechanics()
+            bundle,
+            materials,
+            supports_for(case.loading),
+            case.solver,
+            case.mechanics or Mechanics(),
         )
     elif case.geometry.periodic:
         problem = PeriodicElasticityProblem(bundle, materials, case.loading, case.solver)
@@ -181,7 +184,8 @@ def _time_loop(
             maxima = aggregates
             sigma1 = max(v for k, v in aggregates.items() if k.startswith("max_principal_Pa_"))
             log.info(
-                "step %3d/%d  t %9.1f s  SOC %.4f  P %7.2f MPa  max σ1 %8.1f MPa  Newton %d  KSP %d",
+                "step %3d/%d  t %9.1f s  SOC %.4f  P %7.2f MPa  max σ1 %8.1f MPa  Newton %d  "
+                "KSP %d",
                 step,
                 lith.steps,
                 t,

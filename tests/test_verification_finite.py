@@ -8,8 +8,8 @@ in a free matrix box (mean particle pressure), same mesh (measured ≈ 0.1 %).
 expand laterally; J_c = 1 + ΔV/V0(θ)). Elastic–perfectly-plastic biaxial film, M = E/(1 − ν):
 lithiation σ = max(M e, −σ_Y); delithiation from e_min: σ = min(−σ_Y + M (e − e_min), +σ_Y)
 (Sethuraman 2010 / Bower 2011 film curve). Tolerance 5 % of σ_Y at every step.
-(c) Free particle at full lithiation (ΔV/V0 = 2.8, 4 steps, E(θ), ν(θ) of the library): stress-free (σ_vm < 1e-6 E) and
-∫ det F dX = (1 + ΔV/V0) V0 to 1e-6.
+(c) Free particle at full lithiation (ΔV/V0 = 2.8, 4 steps, E(θ), ν(θ) of the library):
+stress-free (σ_vm < 1e-6 E) and ∫ det F dX = (1 + ΔV/V0) V0 to 1e-6.
 (d) MPI: a particle in an elastic–plastic Li6PS5Cl matrix under 50 MPa (plasticity on in Si
 and electrolyte) solved on all ranks equals the same problem solved on one rank.
 """
@@ -66,7 +66,10 @@ def particle_box(matrix: bool, comm: MPI.Comm = COMM, size: float = 0.25e-6):
         {
             "box": [1e-6] * 3,
             "matrix": matrix,
-            "particles": {"mode": "explicit", "items": [{"center": [0.5e-6] * 3, "radius": 0.2e-6}]},
+            "particles": {
+                "mode": "explicit",
+                "items": [{"center": [0.5e-6] * 3, "radius": 0.2e-6}],
+            },
             "mesh": {"size": size, "interface_size": size / 2},
         }
     )

@@ -142,8 +142,10 @@ class Material(BaseModel):
         Raises ValueError for a material without any flow stress (check ``plastic``).
         """
         if self.flow_stress is not None:
-            lithiated = self.flow_stress if self.flow_stress_lithiated is None else (
-                self.flow_stress_lithiated
+            lithiated = (
+                self.flow_stress
+                if self.flow_stress_lithiated is None
+                else (self.flow_stress_lithiated)
             )
             return self.flow_stress + (lithiated - self.flow_stress) * theta
         if self.crush_yield is None:

@@ -24,13 +24,14 @@ yield test is on the Cauchy stress (von Mises of σ = τ/J_e equals σ_Y on the 
 the stress that film-curvature experiments measure.
 
 Load stepping: each ``solve(theta)`` goes from the previous θ (0 at first: u = 0 is the
-unlithiated reference state) to ``theta`` in one step, cut into 2, 4, … substeps (up to 2^max_cutbacks) when Newton diverges; SolverError after that.
+unlithiated reference state) to ``theta`` in one step, cut into 2, 4, … substeps (up to
+2^max_cutbacks) when Newton diverges; SolverError (exit 3) after that.
 Newton: dolfinx.nls.petsc.NewtonSolver, converged when the residual norm (N) is below
 newton_rtol × 1e-3 E_max V^(2/3) (the force of a 0.1 % strain over the body's cross-section;
 dolfinx 0.5's relative residual divides by the first correction's norm in metres, so it is
-switched off), KSP options prefix ``ssbmech_finite_``; CG + GAMG with
-the rigid-body near-nullspace by default, e.g. ``pc_type: lu`` + ``pc_factor_mat_solver_type:
-mumps`` for small problems via ``solver.petsc_options``). A free body has no Dirichlet
+switched off). KSP options prefix ``ssbmech_finite_``: CG + GAMG with the rigid-body
+near-nullspace by default; e.g. ``pc_type: lu`` + ``pc_factor_mat_solver_type: mumps`` for
+small problems via ``solver.petsc_options``. A free body has no Dirichlet
 condition: the six rigid-body modes of the deformed configuration are removed.
 """
 
@@ -42,6 +43,7 @@ import time
 import numpy as np
 import ufl
 from dolfinx import fem
+from dolfinx.fem.function import ElementMetaData
 from dolfinx.fem.petsc import NonlinearProblem, assemble_vector
 from dolfinx.nls.petsc import NewtonSolver
 from mpi4py import MPI
@@ -66,12 +68,12 @@ class _Residual(NonlinearProblem):
         super().__init__(F, owner.u, owner.bcs, J, form_compiler_params=owner.form_params)
         self._owner = owner
 
-    def F(self, x: PETSc.Vec, b: PETSc.Vec) -> None:  # noqa: D102  (NonlinearProblem API)
+    def F(self, x: PETSc.Vec, b: PETSc.Vec) -> None:
         super().F(x, b)
         if self._owner.supports.free:
             self._owner.nullspace().remove(b)
 
-    def J(self, x: PETSc.Vec, A: PETSc.Mat) -> None:  # noqa: D102  (NonlinearProblem API)
+    def J(self, x: PETSc.Vec, A: PETSc.Mat) -> None:
         super().J(x, A)
         nullspace = self._owner.nullspace()
         if self._owner.supports.free:
@@ -104,7 +106,7 @@ class FiniteStrainProblem:
         self.V = fem.VectorFunctionSpace(mesh, ("CG", settings.degree))
         self.u = fem.Function(self.V, name="u")
         dg0 = fem.FunctionSpace(mesh, ("DG", 0))
-        tdg0 = fem.TensorFunctionSpace(mesh, ("DG", 0))
+        tdg0 = fem.TensorFunctionSpace(mesh, ElementMetaData("DG", 0))
         self.lmbda, self.mu = fem.Function(dg0), fem.Function(dg0)
         self.jc, self.flow = fem.Function(dg0), fem.Function(dg0)
         self.theta = fem.Function(fem.FunctionSpace(mesh, ("CG", 1)), name="theta")
@@ -142,7 +144,9 @@ class FiniteStrainProblem:
         degree = 1 if settings.degree == 1 else 4
         self.form_params: dict[str, object] = {}
         self.dx = ufl.Measure(
-            "dx", domain=mesh, metadata={"quadrature_degree": degree, "quadrature_scheme": "default"}
+            "dx",
+            domain=mesh,
+            metadata={"quadrature_degree": degree, "quadrature_scheme": "default"},
         )
         v = ufl.TestFunction(self.V)
         self._tau, self._be_new, self._dgamma, self._fm = self._constitutive(self.u)
@@ -241,8 +245,9 @@ class FiniteStrainProblem:
                 th = 0.0 * th
             self.lmbda.x.array[cells], self.mu.x.array[cells] = material.lame(th)
             expansion = material.expansion
-            self.jc.x.array[cells] = 1.0 + (0.0 * th if expansion is None else
-                                            expansion.volume_change(th))
+            self.jc.x.array[cells] = 1.0 + (
+                0.0 * th if expansion is None else expansion.volume_change(th)
+            )
             flows = self.plasticity and material.plastic
             self.flow.x.array[cells] = material.flow_stress_at(th) if flows else NO_FLOW
         for f in (self.lmbda, self.mu, self.jc, self.flow):
@@ -264,8 +269,11 @@ class FiniteStrainProblem:
     def solve(self, theta: float) -> MechanicsState:
         """Equilibrium at uniform Li fraction ``theta`` (-), stepping from the previous θ."""
         start = self._theta_now
-        saved = (self.u.x.array.copy(), self.cp_inv.x.array.copy(),
-                 self.plastic_strain.x.array.copy())
+        saved = (
+            self.u.x.array.copy(),
+            self.cp_inv.x.array.copy(),
+            self.plastic_strain.x.array.copy(),
+        )
         tic = time.perf_counter()
         for cut in range(self.options.max_cutbacks + 1):
             substeps = 2**cut

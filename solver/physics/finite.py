@@ -29,8 +29,8 @@ unlithiated reference state) to ``theta`` in one step, cut into 2, 4, … subste
 Newton: dolfinx.nls.petsc.NewtonSolver, converged when the residual norm (N) is below
 newton_rtol × 1e-3 E_max V^(2/3) (the force of a 0.1 % strain over the body's cross-section;
 dolfinx 0.5's relative residual divides by the first correction's norm in metres, so it is
-switched off). KSP options prefix ``ssbmech_finite_``: CG + GAMG with the rigid-body
-near-nullspace by default; e.g. ``pc_type: lu`` + ``pc_factor_mat_solver_type: mumps`` for
+switched off). KSP options prefix ``ssbmech_finite_``: GMRES + GAMG with the rigid-body
+near-nullspace by default (``PETSC_OPTIONS``); e.g. ``pc_type: lu`` + ``pc_factor_mat_solver_type: mumps`` for
 small problems via ``solver.petsc_options``. A free body has no Dirichlet
 condition: the six rigid-body modes of the deformed configuration are removed.
 """
@@ -57,6 +57,14 @@ from solver.physics.mechanics import DEFAULT_PETSC_OPTIONS, MechanicsState, rigi
 from solver.physics.regions import region_dofs
 from solver.physics.supports import Supports
 
+PETSC_OPTIONS: dict[str, str | int | float | bool] = {
+    **DEFAULT_PETSC_OPTIONS,
+    "ksp_type": "gmres",
+    "ksp_gmres_restart": 100,
+}
+"""GMRES + GAMG: the algorithmic tangent of the plastic return is not symmetric, and a
+compressed neo-Hookean body's tangent need not be positive definite (CG stalls Newton)."""
+
 NO_FLOW = 1e30
 """σ_Y (Pa) in cells whose material does not flow (the yield test never triggers)."""
 
@@ -65,7 +73,7 @@ class _Residual(NonlinearProblem):
     """NonlinearProblem that removes the rigid-body modes of a free body from F and J."""
 
     def __init__(self, owner: FiniteStrainProblem, F: ufl.Form, J: ufl.Form) -> None:
-        super().__init__(F, owner.u, owner.bcs, J, form_compiler_params=owner.form_params)
+        super().__init__(F, owner.u, owner.bcs, J)
         self._owner = owner
 
     def F(self, x: PETSc.Vec, b: PETSc.Vec) -> None:
@@ -142,7 +150,6 @@ class FiniteStrainProblem:
             raise SolverError("model 'finite' has no platen loading (use 'pressure' or 'free')")
 
         degree = 1 if settings.degree == 1 else 4
-        self.form_params: dict[str, object] = {}
         self.dx = ufl.Measure(
             "dx",
             domain=mesh,
@@ -169,7 +176,6 @@ class FiniteStrainProblem:
             self.reaction_area = self._allsum(fem.assemble_scalar(fem.form(1.0 * self.ds(tag))))
             self._face_uz = fem.form(self.u[2] * self.ds(tag))
 
-        self._nullspace: PETSc.NullSpace | None = None
         self._problem = _Residual(self, residual, jacobian)
         self.newton = NewtonSolver(self.comm, self._problem)
         self.newton.convergence_criterion = "residual"
@@ -181,7 +187,7 @@ class FiniteStrainProblem:
         ksp = self.newton.krylov_solver
         ksp.setOptionsPrefix("ssbmech_finite_")
         options = PETSc.Options()
-        for key, value in {**DEFAULT_PETSC_OPTIONS, **settings.petsc_options}.items():
+        for key, value in {**PETSC_OPTIONS, **settings.petsc_options}.items():
             options[f"ssbmech_finite_{key}"] = value
         ksp.setFromOptions()
 
@@ -257,8 +263,7 @@ class FiniteStrainProblem:
 
     def nullspace(self) -> PETSc.NullSpace:
         """Rigid-body modes about the current deformed positions (rebuilt at each call)."""
-        self._nullspace = rigid_body_modes(self.V, self.u if self.supports.free else None)
-        return self._nullspace
+        return rigid_body_modes(self.V, self.u if self.supports.free else None)
 
     def _set_atol(self) -> None:
         """Residual tolerance (N): newton_rtol × the force 1e-3 E_max V^(2/3) of 0.1 % strain."""

@@ -30,9 +30,10 @@ Newton: dolfinx.nls.petsc.NewtonSolver, converged when the residual norm (N) is 
 newton_rtol × 1e-3 E_max V^(2/3) (the force of a 0.1 % strain over the body's cross-section;
 dolfinx 0.5's relative residual divides by the first correction's norm in metres, so it is
 switched off). KSP options prefix ``ssbmech_finite_``: GMRES + GAMG with the rigid-body
-near-nullspace by default (``PETSC_OPTIONS``); e.g. ``pc_type: lu`` + ``pc_factor_mat_solver_type: mumps`` for
-small problems via ``solver.petsc_options``. A free body has no Dirichlet
-condition: the six rigid-body modes of the deformed configuration are removed.
+near-nullspace by default (``PETSC_OPTIONS``); for small problems e.g. ``ksp_type: preonly``,
+``pc_type: lu``, ``pc_factor_mat_solver_type: mumps`` via ``solver.petsc_options``. A free
+body has no Dirichlet condition: the six rigid-body modes of the deformed configuration are
+removed.
 """
 
 from __future__ import annotations

@@ -346,7 +346,7 @@ class Case(_Frozen):
             )
 
     def _check_finite(self) -> None:
-        """Model ``finite``: uniform lithiation, box or free supports, P1 with plasticity."""
+        """Model ``finite``: uniform lithiation, not periodic, P1 with plasticity."""
         if self.lithiation.mode != "uniform":
             raise ValueError(
                 f"model 'finite' takes lithiation.mode 'uniform', not {self.lithiation.mode!r} "
@@ -356,11 +356,6 @@ class Case(_Frozen):
             raise ValueError("the transport section is used only by model 'transport-small'")
         if self.geometry.periodic:
             raise ValueError("model 'finite' does not support placement 'periodic'")
-        if self.loading.mode not in ("pressure", "free"):
-            raise ValueError(
-                f"model 'finite' supports loading.mode 'pressure' or 'free', not "
-                f"{self.loading.mode!r} (platen modes are not implemented at finite strain)"
-            )
         mechanics = self.mechanics or Mechanics()
         if mechanics.plasticity:
             if self.solver.degree != 1:

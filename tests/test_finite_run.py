@@ -21,7 +21,6 @@ TINY_RVE = ROOT / "tests" / "cases" / "tiny_rve.yaml"
     ("case", "override", "expected"),
     [
         (TINY_RVE, "mechanics={plasticity: true}", "mechanics section is used only by model"),
-        (TINY_FINITE, "loading.mode=fixed_gap", "supports loading.mode 'pressure' or 'free'"),
         (TINY_FINITE, "solver.degree=2", "mechanics.plasticity needs solver.degree 1"),
         (TINY_FINITE, "mechanics.plastic=true", "unknown key; did you mean 'plasticity'?"),
         (

@@ -8,7 +8,11 @@ Elastic law (compressible neo-Hookean in Fe, energy per intermediate volume, E(�
     ψ = μ/2 (tr be − 3 − 2 ln J_e) + λ/2 (ln J_e)²,  τ = μ (be − I) + λ ln J_e I (Kirchhoff),
     Cauchy σ = τ / J_e,  first Piola P = J_c τ F⁻ᵀ (so that J⁻¹ P Fᵀ = σ, J = J_e J_c).
 Equilibrium (reference configuration): ∫ P : ∇v dX = −Σ p_f ∫_f N·v dA — the stack pressure
-is a dead load on the reference face (no follower term), rollers hold one component.
+is a dead load on the reference face (no follower term), rollers hold one component. A rigid
+platen (``fixed_gap``, ``spring``) is u_z = w on the top face; w follows from the loading law
+by a secant iteration on the nominal reaction pressure P(w) = −R_z / A0 (Pa, reference area),
+one Newton solve per secant iterate: P = p0 at the first solve (w0), then w = w0 (fixed gap)
+or P = p0 + k (w − w0) (spring of areal stiffness k).
 
 J2 plasticity (``plasticity``: materials with a flow stress σ_Y(θ); perfect plasticity):
 the radial return of Simo (1992; Simo & Hughes 1998, Box 9.1) on the Kirchhoff deviator.
@@ -38,6 +42,7 @@ removed.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 
@@ -57,6 +62,8 @@ from solver.materials import Material
 from solver.physics.mechanics import DEFAULT_PETSC_OPTIONS, MechanicsState, rigid_body_modes
 from solver.physics.regions import region_dofs
 from solver.physics.supports import Supports
+
+log = logging.getLogger("ssbmech")
 
 PETSC_OPTIONS: dict[str, str | int | float | bool] = {
     **DEFAULT_PETSC_OPTIONS,
@@ -147,8 +154,17 @@ class FiniteStrainProblem:
         for name, comp in supports.rollers.items():
             dofs = fem.locate_dofs_topological(self.V.sub(comp), fdim, facets[name])
             self.bcs.append(fem.dirichletbc(PETSc.ScalarType(0.0), dofs, self.V.sub(comp)))
+        self._platen = fem.Constant(mesh, PETSc.ScalarType(0.0))
         if supports.platen is not None:
-            raise SolverError("model 'finite' has no platen loading (use 'pressure' or 'free')")
+            dofs = fem.locate_dofs_topological(self.V.sub(2), fdim, facets[supports.platen])
+            self.bcs.append(fem.dirichletbc(self._platen, dofs, self.V.sub(2)))
+        self._w0: float | None = None  # platen position that carried the preload
+        x = mesh.geometry.x[:, 2]
+        height = self.comm.allreduce(x.max(initial=-np.inf), op=MPI.MAX) - self.comm.allreduce(
+            x.min(initial=np.inf), op=MPI.MIN
+        )
+        e_max = max(max(m.E, m.E_lithiated or 0.0) for m in materials.values())
+        self._platen_slope = -e_max / height  # dP/dw estimate (Pa/m) for the first secant step
 
         degree = 1 if settings.degree == 1 else 4
         self.dx = ufl.Measure(
@@ -274,7 +290,7 @@ class FiniteStrainProblem:
 
     def solve(self, theta: float) -> MechanicsState:
         """Equilibrium at uniform Li fraction ``theta`` (-), stepping from the previous θ."""
-        start = self._theta_now
+        start, w_start = self._theta_now, self._platen.value.item()
         saved = (
             self.u.x.array.copy(),
             self.cp_inv.x.array.copy(),
@@ -289,6 +305,7 @@ class FiniteStrainProblem:
             self.u.x.array[:], self.cp_inv.x.array[:], self.plastic_strain.x.array[:] = (
                 a.copy() for a in saved
             )
+            self._platen.value = w_start
         else:
             self.timings["newton"] += time.perf_counter() - tic
             raise SolverError(
@@ -299,7 +316,8 @@ class FiniteStrainProblem:
             )
         self.timings["newton"] += time.perf_counter() - tic
         self._theta_now = theta
-        self.last_substeps = substeps
+        if substeps > 1:
+            log.info("θ %.4g → %.4g: Newton needed %d substeps", start, theta, substeps)
         return self._state(iterations)
 
     def _steps(self, start: float, end: float, substeps: int) -> int | None:
@@ -307,15 +325,56 @@ class FiniteStrainProblem:
         total = 0
         for k in range(1, substeps + 1):
             self.set_lithiation(start + (end - start) * k / substeps)
-            try:
-                its, converged = self.newton.solve(self.u)
-            except RuntimeError:
-                return None
-            if not converged or not np.isfinite(self.u.x.array).all():
+            its = self._newton() if self.supports.platen is None else self._platen_newton()
+            if its is None:
                 return None
             total += its
             self._commit()
+        self._w0 = self._platen.value.item() if self._w0 is None else self._w0
         return total
+
+    def _newton(self) -> int | None:
+        """Newton iterations of one solve at the current θ and platen, or None if diverged."""
+        try:
+            its, converged = self.newton.solve(self.u)
+        except RuntimeError:
+            return None
+        if not converged or not np.isfinite(self.u.x.array).all():
+            return None
+        return int(its)
+
+    def _platen_newton(self) -> int | None:
+        """Newton solves moving the platen (secant on w) until its loading law holds.
+
+        Law: P(w) = p0 until the preload position w0 is known (first ``solve``); then w = w0
+        (fixed gap) or P(w) = p0 + k (w − w0) (spring). Converged when |P − law| < 1e-8 p_ref,
+        p_ref = max(p0, 1 MPa). Returns the Newton iterations of all solves, or None.
+        """
+        p0, k = self.supports.preload, self.supports.spring_stiffness
+        if self._w0 is not None and k is None:  # fixed gap: the platen stays at w0
+            return self._newton()
+        w0, stiffness = (0.0, 0.0) if self._w0 is None else (self._w0, k or 0.0)
+
+        def mismatch(w: float) -> float:
+            self._platen.value = w
+            return self.reaction_pressure() - p0 - stiffness * (w - w0)
+
+        total, w_a = 0, self._platen.value.item()
+        its = self._newton()
+        if its is None:
+            return None
+        total, g_a = total + its, mismatch(w_a)
+        w_b = w_a - g_a / (self._platen_slope - stiffness)
+        for _ in range(30):
+            self._platen.value = w_b
+            its = self._newton()
+            if its is None:
+                return None
+            total, g_b = total + its, mismatch(w_b)
+            if abs(g_b) < 1e-8 * max(p0, 1e6):
+                return total
+            w_a, g_a, w_b = w_b, g_b, w_b - g_b * (w_b - w_a) / (g_b - g_a)
+        return None
 
     def _commit(self) -> None:
         """Store the converged plastic state: Cp⁻¹ and ε̄_p += √(2/3) Δγ."""

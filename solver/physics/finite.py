@@ -163,8 +163,10 @@ class FiniteStrainProblem:
         height = self.comm.allreduce(x.max(initial=-np.inf), op=MPI.MAX) - self.comm.allreduce(
             x.min(initial=np.inf), op=MPI.MIN
         )
-        e_max = max(max(m.E, m.E_lithiated or 0.0) for m in materials.values())
-        self._platen_slope = -e_max / height  # dP/dw estimate (Pa/m) for the first secant step
+        self._e_max = max(max(m.E, m.E_lithiated or 0.0) for m in materials.values())
+        self._platen_slope = (
+            -self._e_max / height
+        )  # dP/dw estimate (Pa/m) for the first secant step
 
         degree = 1 if settings.degree == 1 else 4
         self.dx = ufl.Measure(
@@ -173,9 +175,9 @@ class FiniteStrainProblem:
             metadata={"quadrature_degree": degree, "quadrature_scheme": "default"},
         )
         v = ufl.TestFunction(self.V)
-        self._tau, self._be_new, self._dgamma, self._fm = self._constitutive(self.u)
+        tau, be_new, dgamma, fm = self._constitutive(self.u)
         F = ufl.Identity(3) + ufl.grad(self.u)
-        P = self.jc * ufl.dot(self._tau, ufl.inv(F).T)
+        P = self.jc * ufl.dot(tau, ufl.inv(F).T)
         internal = ufl.inner(P, ufl.grad(v)) * self.dx
         residual = internal
         n = ufl.FacetNormal(mesh)
@@ -209,12 +211,12 @@ class FiniteStrainProblem:
         ksp.setFromOptions()
 
         if self.plasticity:
-            fm_inv = ufl.inv(self._fm)
+            fm_inv = ufl.inv(fm)
             self._cp_expr = fem.Expression(
-                ufl.dot(fm_inv, ufl.dot(self._be_new, fm_inv.T)),
+                ufl.dot(fm_inv, ufl.dot(be_new, fm_inv.T)),
                 tdg0.element.interpolation_points(),
             )
-            self._dgamma_expr = fem.Expression(self._dgamma, dg0.element.interpolation_points())
+            self._dgamma_expr = fem.Expression(dgamma, dg0.element.interpolation_points())
             self._cp_next, self._dgamma_fn = fem.Function(tdg0), fem.Function(dg0)
         self._theta_now = 0.0  # u = 0 is the stress-free unlithiated state (ΔV/V0(0) = 0)
         self.timings = {"newton": 0.0}
@@ -285,8 +287,7 @@ class FiniteStrainProblem:
     def _set_atol(self) -> None:
         """Residual tolerance (N): newton_rtol × the force 1e-3 E_max V^(2/3) of 0.1 % strain."""
         volume = self._allsum(fem.assemble_scalar(fem.form(1.0 * ufl.dx(domain=self.mesh))))
-        e_max = max(max(m.E, m.E_lithiated or 0.0) for m in self.materials.values())
-        self.newton.atol = self.options.newton_rtol * 1e-3 * e_max * volume ** (2.0 / 3.0)
+        self.newton.atol = self.options.newton_rtol * 1e-3 * self._e_max * volume ** (2.0 / 3.0)
 
     def solve(self, theta: float) -> MechanicsState:
         """Equilibrium at uniform Li fraction ``theta`` (-), stepping from the previous θ."""

@@ -162,7 +162,9 @@ def test_film_plastic_cycle_follows_elastic_perfectly_plastic_curve() -> None:
         SolverSettings(),
         Mechanics(plasticity=True),
     )
-    thetas = np.concatenate([np.linspace(0, 1, 11), np.linspace(1, 0, 11)[1:]])
+    # fine steps on the elastic rise and just after the reversal, where the line is elastic
+    up = np.concatenate([np.linspace(0, 0.1, 6), np.linspace(0.2, 1, 9)])
+    thetas = np.concatenate([up, np.linspace(0.98, 0.9, 5), np.linspace(0.8, 0, 9)])
     measured, iterations = [], []
     for theta in thetas:
         iterations.append(problem.solve(float(theta)).newton_iterations)
@@ -174,15 +176,16 @@ def test_film_plastic_cycle_follows_elastic_perfectly_plastic_curve() -> None:
         "finite_film_plastic_cycle",
         title="Film on a rigid substrate, finite strain + J2: lithiation/delithiation cycle",
         reference="physics.md §3.4 (Sethuraman 2010; Bower 2011), elastic–perfectly-plastic",
-        quantity="film σ_xx (Pa), worst of 21 steps (error relative to σ_Y)",
+        quantity="film σ_xx (Pa), worst of 29 steps (error relative to σ_Y)",
         measured=measured[worst],
         expected=expected[worst],
         scale=sigma_y,
         tolerance=0.05,
-        setup="0.2 µm film, E 80 GPa, ν 0.22, σ_Y 1 GPa, ΔV/V0 0 → 0.3 → 0 in 10 + 10 steps, P1",
+        setup="0.2 µm film, E 80 GPa, ν 0.22, σ_Y 1 GPa, ΔV/V0 0 → 0.3 → 0 in 14 + 14 steps, P1",
     )
     assert error.max() < 0.05
-    assert measured[10] < -0.95 * sigma_y and measured[-1] > 0.95 * sigma_y
+    assert measured[14] < -0.95 * sigma_y and measured[-1] > 0.95 * sigma_y
+    assert -0.9 * sigma_y < measured[2] < -0.2 * sigma_y  # a point on the elastic rise
     assert max(iterations) <= 6  # consistent tangent: quadratic convergence
     assert COMM.allreduce(float(problem.plastic_strain.x.array.max()), op=MPI.MAX) > 0.2
 

@@ -247,6 +247,23 @@ class SolverSettings(_Frozen):
     adaptive: Adaptive | None = None
 
 
+class Mechanics(_Frozen):
+    """Finite-strain mechanics options (model ``finite`` only; solver/physics/finite.py).
+
+    - ``plasticity``: J2 flow in every material that has a flow stress (``flow_stress``, or
+      ``yield_strength``/``hardness``/3); off: compressible neo-Hookean everywhere.
+    - ``newton_rtol`` / ``newton_max_it``: Newton converges when the residual norm is below
+      newton_rtol × 1e-3 E_max V^(2/3) (N; the nodal force of a 0.1 % strain); iteration
+      limit per (sub)step.
+    - ``max_cutbacks``: a diverged step is retried in 2, 4, … substeps up to 2^max_cutbacks.
+    """
+
+    plasticity: bool = False
+    newton_rtol: Annotated[float, Field(gt=0, lt=1)] = 1e-9
+    newton_max_it: PositiveInt = 25
+    max_cutbacks: Annotated[int, Field(ge=0, le=10)] = 4
+
+
 class Output(_Frozen):
     """What is written: fields every ``fields_every`` steps (the last step always).
 
@@ -283,11 +300,12 @@ class Case(_Frozen):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
     description: str = ""
     references: list[str] = Field(default_factory=list)
-    model: Literal["uniform-small", "transport-small"] = "uniform-small"
+    model: Literal["uniform-small", "transport-small", "finite"] = "uniform-small"
     geometry: GeometrySpec
     materials: dict[str, MaterialRef]
     lithiation: AnyLithiation
     transport: Transport | None = None
+    mechanics: Mechanics | None = None
     loading: Loading = Loading()
     solver: SolverSettings = SolverSettings()
     output: Output = Output()
@@ -316,6 +334,11 @@ class Case(_Frozen):
     def _check_model(self) -> None:
         """The model, lithiation mode and transport section must belong together."""
         mode = self.lithiation.mode
+        if self.mechanics is not None and self.model != "finite":
+            raise ValueError("the mechanics section is used only by model 'finite'")
+        if self.model == "finite":
+            self._check_finite()
+            return
         if self.model == "uniform-small":
             if mode != "uniform":
                 raise ValueError(
@@ -353,6 +376,31 @@ class Case(_Frozen):
                 f"transport.active_surfaces: unknown {sorted(unknown)}; this geometry's "
                 f"particle surfaces are {sorted(surfaces)}"
             )
+
+    def _check_finite(self) -> None:
+        """Model ``finite``: uniform lithiation, not periodic, P1 with plasticity."""
+        if self.lithiation.mode != "uniform":
+            raise ValueError(
+                f"model 'finite' takes lithiation.mode 'uniform', not {self.lithiation.mode!r} "
+                "(transport at finite strain is not implemented)"
+            )
+        if self.transport is not None:
+            raise ValueError("the transport section is used only by model 'transport-small'")
+        if self.geometry.periodic:
+            raise ValueError("model 'finite' does not support placement 'periodic'")
+        if geometry.dimension(self.geometry) != 3:
+            raise ValueError(f"model 'finite' needs a 3D geometry, not {self.geometry.kind!r}")
+        mechanics = self.mechanics or Mechanics()
+        if mechanics.plasticity:
+            if self.solver.degree != 1:
+                raise ValueError(
+                    "mechanics.plasticity needs solver.degree 1 (the plastic state is cell-wise)"
+                )
+            if not any(m.plastic for m in self.materials.values()):
+                raise ValueError(
+                    "mechanics.plasticity: no material has a flow stress (flow_stress, "
+                    "yield_strength or hardness)"
+                )
 
     @property
     def _surfaces(self) -> dict[str, str | None]:

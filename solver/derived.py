@@ -7,8 +7,10 @@
 Crack-risk fields (formulas in solver/crack_risk.py): strength index ``crack_risk`` σ1/σ_f
 (0 where a material has no K_IC), Griffith ``critical_flaw_size`` a_c (m; 1 m sentinel where
 σ1 ≤ 0 or no K_IC), ``yield_index`` σ_vm/σ_Y and ``crush_index`` −σ_h/H (0 without hardness),
-``elastic_energy_density`` w (J m-3); ``particle`` is the id of the particle whose surface is
-nearest to the cell midpoint (min over p of |x − c_p| − R_p; −1 without particles).
+``elastic_energy_density`` w (J m-3; the linear-elastic σ:C⁻¹:σ/2 also at finite strain);
+``plastic_strain`` ε̄_p (model ``finite`` with plasticity only, from the problem);
+``particle`` is the id of the particle whose surface is nearest to the cell midpoint
+(min over p of |x − c_p| − R_p; −1 without particles).
 
 Aggregates are over owned cells (or owned facets) and reduced over all ranks: per material,
 per tagged interface (``crack_risk.interfaces``) and per particle (particle-region cells).
@@ -37,6 +39,7 @@ from solver.case import CrackRisk, InterfaceStrength
 from solver.extremes import Candidate, global_extremes, is_minimum
 from solver.interface_facets import InterfaceFacets, facet_stress_expression
 from solver.materials import Material
+from solver.physics.finite import FiniteStrainProblem
 from solver.physics.mechanics import ElasticityProblem
 from solver.physics.periodic import PeriodicElasticityProblem
 from solver.potential_shift import SurfaceHydrostatic, voltage_shift
@@ -69,7 +72,9 @@ def nearest_particle(points: Array, centers: Array, radii: Array) -> npt.NDArray
     return best
 
 
-def _cauchy_stress(problem: ElasticityProblem | PeriodicElasticityProblem) -> ufl.core.expr.Expr:
+def _cauchy_stress(
+    problem: ElasticityProblem | PeriodicElasticityProblem | FiniteStrainProblem,
+) -> ufl.core.expr.Expr:
     """The full 3×3 Cauchy stress (Pa) of the problem's displacement (2D: plane strain)."""
     if isinstance(problem, ElasticityProblem):
         return problem.cauchy_stress(problem.u)
@@ -84,7 +89,7 @@ class DerivedFields:
 
     def __init__(
         self,
-        problem: ElasticityProblem | PeriodicElasticityProblem,
+        problem: ElasticityProblem | PeriodicElasticityProblem | FiniteStrainProblem,
         crack_risk: CrackRisk | None = None,
         li_surfaces: list[str] | None = None,
     ) -> None:
@@ -109,6 +114,10 @@ class DerivedFields:
         self.region = fem.Function(dg0, name="region")
         self.particle = fem.Function(dg0, name="particle")
         self.scalars = {name: fem.Function(dg0, name=name) for name in SCALAR_FIELDS}
+        self.extra_fields: list[fem.Function] = []
+        """Fields the problem itself provides for output (ε̄_p of finite-strain plasticity)."""
+        if isinstance(problem, FiniteStrainProblem) and problem.plasticity:
+            self.extra_fields.append(problem.plastic_strain)
         self._sigma_expr = fem.Expression(
             _cauchy_stress(problem), tensor_dg0.element.interpolation_points()
         )

@@ -1,6 +1,7 @@
 """Run a case into its run directory; the time loop of the ``uniform-small`` model.
 
-``run_case`` picks the loop by ``case.model`` (``transport-small``: solver/run_transport.py).
+``run_case`` picks the loop by ``case.model`` (``transport-small``: solver/run_transport.py);
+model ``finite`` runs this loop with the finite-strain problem (solver/physics/finite.py).
 
 For each step k = 0 … N: SOC_k on the ramp, θ = SOC_k in every active material, elastic
 equilibrium under the loading mode, derived fields, one history row, fields every
@@ -35,11 +36,12 @@ from meshes import geometry, msh
 from meshes.bundle import MeshBundle, MeshStats
 from meshes.errors import GeometryError
 from solver import __version__
-from solver.case import Case, Lithiation, dump_resolved, geometry_error
+from solver.case import Case, Lithiation, Mechanics, dump_resolved, geometry_error
 from solver.checkpoint import Checkpoint, Checkpoints, read_checkpoint
 from solver.derived import DerivedFields
 from solver.errors import CaseError, RunInterrupted
 from solver.extremes import RunExtremes
+from solver.physics.finite import FiniteStrainProblem
 from solver.physics.mechanics import ElasticityProblem
 from solver.physics.periodic import PeriodicElasticityProblem
 from solver.physics.supports import supports_for
@@ -225,8 +227,16 @@ def _time_loop(
     bundle = mesh_for_run(comm, case, case_path, out, resume)
     t_mesh = time.perf_counter()
     materials = dict(case.materials)
-    problem: ElasticityProblem | PeriodicElasticityProblem
-    if case.geometry.periodic:
+    problem: ElasticityProblem | PeriodicElasticityProblem | FiniteStrainProblem
+    if case.model == "finite":
+        problem = FiniteStrainProblem(
+            bundle,
+            materials,
+            supports_for(case.loading),
+            case.solver,
+            case.mechanics or Mechanics(),
+        )
+    elif case.geometry.periodic:
         problem = PeriodicElasticityProblem(bundle, materials, case.loading, case.solver)
     else:
         problem = ElasticityProblem(
@@ -237,6 +247,11 @@ def _time_loop(
     extremes = RunExtremes(resume.meta["extremes"] if resume else None)
     first = 0
     if resume is not None:
+        if case.mechanics is not None and case.mechanics.plasticity:
+            raise CaseError(
+                f"{case_path}: run --restart: a finite plastic run cannot be resumed yet (its "
+                "plastic state is not checkpointed); start it again"
+            )
         problem.restore_reference_state(resume.meta["mechanics"])
         first = resume.step + 1
     stats = bundle.stats
@@ -266,7 +281,7 @@ def _time_loop(
     history = HistoryWriter(comm, out / "history.csv", keep_rows=first if resume else None)
     checkpoints = Checkpoints(comm, out, case.output.checkpoint_every, nodal={})
     lith = case.lithiation
-    assert isinstance(lith, Lithiation)  # model uniform-small (checked by Case)
+    assert isinstance(lith, Lithiation)  # model uniform-small or finite (checked by Case)
     solve_time, maxima = 0.0, {}
     try:
         for step in range(first, lith.steps + 1):
@@ -285,7 +300,7 @@ def _time_loop(
                 "stack_pressure_Pa": state.stack_pressure,
                 "stack_strain": state.top_displacement / case.geometry.stack_height,
                 **aggregates,
-                "newton_iterations": 1,
+                "newton_iterations": state.newton_iterations,
                 "krylov_iterations": state.krylov_iterations,
                 "dt_s": t - lith.time_at(step - 1) if step else 0.0,
             }
@@ -295,13 +310,15 @@ def _time_loop(
             maxima = aggregates
             sigma1 = max(v for k, v in aggregates.items() if k.startswith("max_principal_Pa_"))
             log.info(
-                "step %3d/%d  t %9.1f s  SOC %.4f  P %7.2f MPa  max σ1 %8.1f MPa  KSP %d",
+                "step %3d/%d  t %9.1f s  SOC %.4f  P %7.2f MPa  max σ1 %8.1f MPa  Newton %d  "
+                "KSP %d",
                 step,
                 lith.steps,
                 t,
                 soc,
                 state.stack_pressure / 1e6,
                 sigma1 / 1e6,
+                state.newton_iterations,
                 state.krylov_iterations,
             )
             summary.update(

@@ -42,7 +42,7 @@ class FieldWriter:
         if self._u_out is not self._u:
             self._u_out.interpolate(self._u)
         d = self._derived
-        for f in (self._u_out, d.theta, *d.stress_outputs, *d.scalars.values()):
+        for f in (self._u_out, d.theta, *d.stress_outputs, *d.scalars.values(), *d.extra_fields):
             self._xdmf.write_function(f, t)
         if not self._region_written:
             self._xdmf.write_function(d.region, t)

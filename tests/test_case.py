@@ -244,3 +244,9 @@ def test_check_rejects_an_impossible_film() -> None:
     )
     assert res.returncode == 2
     assert f"{FILM}: geometry.pattern.width: an island" in res.stderr
+
+
+def test_finite_model_needs_a_3d_geometry() -> None:
+    case = ROOT / "cases" / "si_lpscl_rve_2d.yaml"
+    with pytest.raises(CaseError, match="model 'finite' needs a 3D geometry"):
+        load_case(case, ["model=finite"])

@@ -6,6 +6,10 @@ Strength for crack risk: σ_f = K_IC / (Y √(π a0)) with flaw size a0 and geom
 Weibull statistics (σ0, m, V0): P_f = 1 − exp(−∫ (⟨σ1⟩/σ0)^m dV / V0). Fracture energy Γ
 (J m-2; Irwin plane strain Γ = K_IC² (1 − ν²)/E(θ) when not given). Hardness H and yield
 strength σ_Y (σ_Y = H/3 when not given) for the compressive crushing indices.
+Plastic flow (model ``finite`` with ``mechanics.plasticity``): J2 flow stress
+σ_Y(θ) = flow_stress + (flow_stress_lithiated − flow_stress) θ when ``flow_stress`` is given,
+else the crushing σ_Y above (H/3: sulfide electrolytes flow at about a third of their hardness);
+no plastic flow without either.
 ``electrolyte``: the material conducts Li ions, so its interfaces with a Li host are where
 Li enters by default. Lithium host data for transport: c_max (mol m-3, per reference, i.e.
 unlithiated, volume).
@@ -47,6 +51,8 @@ class Material(BaseModel):
     fracture_energy: Annotated[SurfaceEnergy, Field(gt=0)] | None = None
     hardness: PositivePressure | None = None
     yield_strength: PositivePressure | None = None
+    flow_stress: PositivePressure | None = None
+    flow_stress_lithiated: PositivePressure | None = None
     electrolyte: bool = False
     sources: dict[str, str] = Field(default_factory=dict)
 
@@ -139,6 +145,33 @@ class Material(BaseModel):
             return None
         nu = self.poisson_ratio(theta)
         return self.K_IC**2 * (1 - nu**2) / self.youngs_modulus(theta)
+
+    @property
+    def plastic(self) -> bool:
+        """True if the material has a J2 flow stress (``flow_stress``, ``yield_strength``, H)."""
+        return self.flow_stress is not None or self.crush_yield is not None
+
+    def flow_stress_at(self, theta: Theta) -> Theta:
+        """J2 flow stress σ_Y (Pa) at Li fraction ``theta`` (see module docstring).
+
+        Raises ValueError for a material without any flow stress (check ``plastic``).
+        """
+        if self.flow_stress is not None:
+            lithiated = (
+                self.flow_stress
+                if self.flow_stress_lithiated is None
+                else (self.flow_stress_lithiated)
+            )
+            return self.flow_stress + (lithiated - self.flow_stress) * theta
+        if self.crush_yield is None:
+            raise ValueError(f"material {self.name!r} has no flow stress")
+        return self.crush_yield + 0.0 * theta
+
+    @model_validator(mode="after")
+    def _flow_pair(self) -> Material:
+        if self.flow_stress_lithiated is not None and self.flow_stress is None:
+            raise ValueError("flow_stress_lithiated needs flow_stress")
+        return self
 
     @property
     def crush_yield(self) -> float | None:

@@ -42,6 +42,8 @@ LIBRARY: dict[str, Material] = {
             weibull_stress=3.53e9,
             weibull_volume=1e-21,
             fracture_energy=8.5,
+            flow_stress=1.75e9,
+            flow_stress_lithiated=1.0e9,
             sources={
                 "E": _SI_FILM + "; film data default, DFT gives ≈90 → 40 GPa (Shenoy 2010)",
                 "nu": "Shenoy et al. 2010, J. Power Sources 195, 6825 (0.22 → 0.28 with x)",
@@ -56,6 +58,11 @@ LIBRARY: dict[str, Material] = {
                 "weibull_volume": "assumed: (100 nm)³, one nano-particle",
                 "fracture_energy": "Pharr et al. 2013, Nano Lett. 13, 5570: 8.5 J/m² (Li0.7Si), "
                 "5.4–6.9 J/m² (Li2.8Si)",
+                "flow_stress": "Sethuraman et al. 2010, J. Power Sources 195, 5062: compressive "
+                "flow stress ≈ 1.75 GPa at the onset of yield in the first lithiation (x ≈ 0.1)",
+                "flow_stress_lithiated": "Sethuraman et al. 2010 / Bower, Guduru & Sethuraman "
+                "2011 (JMPS 59, 804): flow stress falls with x to ≈ 1 GPa (also the tensile flow "
+                "stress on delithiation); linear in θ assumed, isotropic J2 (no asymmetry)",
             },
         ),
         Material(

@@ -77,12 +77,13 @@ class MechanicsState:
     """Global results of one solve.
 
     Stack pressure (Pa, compression positive), mean top-face displacement u_z (m), Krylov
-    iterations of the step.
+    iterations of the step, Newton iterations of the step (1 for a linear problem).
     """
 
     stack_pressure: float
     top_displacement: float
     krylov_iterations: int
+    newton_iterations: int = 1
 
 
 class ElasticityProblem:
@@ -317,12 +318,17 @@ class ElasticityProblem:
         return float(self.comm.allreduce(value, op=MPI.SUM))
 
 
-def rigid_body_modes(V: fem.FunctionSpace) -> PETSc.NullSpace:
-    """Orthonormal rigid-body modes of a vector space: 3D 3 translations + 3 rotations, 2D 2 + 1."""
+def rigid_body_modes(V: fem.FunctionSpace, u: fem.Function | None = None) -> PETSc.NullSpace:
+    """Orthonormal rigid-body modes of a vector space: 3D 3 translations + 3 rotations, 2D 2 + 1.
+
+    With a displacement ``u`` (in V, 3D) the rotations are about the deformed positions X + u.
+    """
     index_map, bs = V.dofmap.index_map, V.dofmap.index_map_bs
     basis = [la.create_petsc_vector(index_map, bs) for _ in range(3 * bs - 3)]
     n = index_map.size_local + index_map.num_ghosts
     x = V.tabulate_dof_coordinates()[:n]
+    if u is not None:
+        x = x + u.x.array[: n * bs].reshape(n, bs)
     comm = V.mesh.comm  # the same centre and scale on every rank, or the modes are not rigid
     lo, hi = np.empty(3), np.empty(3)
     comm.Allreduce(np.ascontiguousarray(x.min(axis=0)), lo, op=MPI.MIN)

@@ -3,11 +3,11 @@
 One file holds everything a run needs to continue after its last completed step: a JSON
 ``meta`` record (step, time (s), next Δt (s), run extremes, mechanics reference state, mesh
 statistics, summary entries) and, per nodal field (P1, e.g. the Li fraction θ), the values of
-every mesh node keyed by its input index (Gmsh node tag − 1, ``input_global_indices``) with
-the node coordinates (m). DOLFINx 0.5 has no function reader, and keying by input index makes
-the data independent of the partition: a restart on another number of ranks re-reads
-``mesh.msh`` (meshes/msh.py) and maps the values back by index; the coordinates are checked
-so a different mesh is refused instead of silently mixed up.
+every mesh node with its input index (Gmsh node tag − 1, ``input_global_indices``) and its
+coordinates (m). DOLFINx 0.5 has no function reader: a restart (on any number of ranks)
+re-reads the mesh from ``mesh.xdmf`` (meshes/mesh_xdmf.py; node numbering of that file) and
+maps the values back by node coordinates, so a different mesh is refused instead of silently
+mixed up.
 """
 
 from __future__ import annotations
@@ -88,22 +88,37 @@ class Checkpoint:
         return int(self.meta["step"])
 
     def restore(self, name: str, f: fem.Function) -> None:
-        """Set the P1 function ``f`` to the stored field ``name`` (mesh checked by coordinates)."""
-        index, values = self.arrays[f"{name}/index"], self.arrays[f"{name}/values"]
-        coords = self.arrays[f"{name}/coords"]
+        """Set the P1 function ``f`` to the stored field ``name``, node by node.
+
+        Nodes are matched by their coordinates (quantised on a 2^21 grid per axis over the
+        mesh extent), so the mesh may come back with another node numbering (re-read from
+        ``mesh.xdmf``) or partition; a mesh that differs is refused.
+        """
+        values, coords = self.arrays[f"{name}/values"], self.arrays[f"{name}/coords"]
         V = f.function_space
-        mine = p1_input_indices(V)
-        pos = np.searchsorted(index, mine)
-        pos[pos >= index.size] = 0
         x = V.tabulate_dof_coordinates()
+        lo = coords.min(axis=0) if coords.size else np.zeros(3)
         extent = float(np.ptp(coords, axis=0).max()) if coords.size else 1.0
-        ok = (index[pos] == mine) & np.all(np.abs(coords[pos] - x) <= COORD_RTOL * extent, axis=1)
+        stored = _coordinate_keys(coords, lo, extent)
+        order = np.argsort(stored)
+        mine = _coordinate_keys(x, lo, extent)
+        pos = np.searchsorted(stored[order], mine)
+        pos[pos >= order.size] = 0
+        pos = order[pos]
+        ok = (stored[pos] == mine) & np.all(np.abs(coords[pos] - x) <= COORD_RTOL * extent, axis=1)
         if not V.mesh.comm.allreduce(bool(ok.all()), op=MPI.LAND):
             raise CaseError(
                 f"checkpoint field {name!r} does not match the mesh (mesh.msh changed since the "
                 "checkpoint was written?)"
             )
         f.x.array[:] = values[pos]
+
+
+def _coordinate_keys(x: np.ndarray, lo: np.ndarray, extent: float) -> np.ndarray:
+    """One int64 per point: its coordinates quantised to 21 bits per axis over ``extent``."""
+    levels = 2**21 - 1
+    q = np.clip(np.rint((x - lo) / max(extent, 1e-300) * levels), 0, levels).astype(np.int64)
+    return (q[:, 0] << 42) | (q[:, 1] << 21) | q[:, 2]
 
 
 def read_checkpoint(comm: MPI.Comm, run_dir: Path) -> Checkpoint:

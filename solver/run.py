@@ -32,7 +32,7 @@ import dolfinx
 from mpi4py import MPI
 from petsc4py import PETSc
 
-from meshes import geometry, msh
+from meshes import geometry, mesh_xdmf, msh
 from meshes.bundle import MeshBundle, MeshStats
 from meshes.errors import GeometryError
 from solver import __version__
@@ -75,14 +75,21 @@ def build_mesh(comm: MPI.Comm, case: Case, case_path: Path, msh_path: Path | Non
 def mesh_for_run(
     comm: MPI.Comm, case: Case, case_path: Path, out: Path, resume: Checkpoint | None
 ) -> MeshBundle:
-    """Build the mesh into ``out`` (mesh.msh, tags.json), or re-read them for a restart."""
+    """Build the mesh into ``out`` (mesh.msh, tags.json, mesh.xdmf), or re-read it to restart.
+
+    A restart reads the partitioned ``mesh.xdmf`` collectively (run directories written before
+    it existed: ``mesh.msh`` on rank 0).
+    """
     if resume is not None:
         tags = json.loads((out / "tags.json").read_text())
         stats = MeshStats.from_dict(resume.meta["mesh_stats"])
-        return msh.read(comm, out / "mesh.msh", tags["cells"], tags["facets"], stats)
+        reader = mesh_xdmf.read if (out / "mesh.xdmf").is_file() else msh.read
+        path = out / ("mesh.xdmf" if reader is mesh_xdmf.read else "mesh.msh")
+        return reader(comm, path, tags["cells"], tags["facets"], stats)
     bundle = build_mesh(comm, case, case_path, out / "mesh.msh")
     if comm.rank == 0:
         bundle.write_tag_map(out / "tags.json")
+    mesh_xdmf.write(comm, out / "mesh.xdmf", bundle)
     return bundle
 
 

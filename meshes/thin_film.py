@@ -32,7 +32,7 @@ import itertools
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal, Protocol
+from typing import Annotated, ClassVar, Literal, Protocol
 
 import numpy as np
 from mpi4py import MPI
@@ -120,14 +120,14 @@ class Stack(Protocol):
         """Cell region names, bottom → top."""
 
 
-class ThinFilmSpec(_Frozen):
-    """Geometry of a layered film stack (see module docstring)."""
+class LayeredStack(_Frozen):
+    """What every film stack shares: named ``layers`` bottom → top and the ``mesh`` sizes.
 
-    kind: Literal["thin_film"]
-    lateral: tuple[PositiveLength, PositiveLength]
+    ``TOP_FACE`` names the free top face (``zmax`` in 3D, ``ymax`` for the 2D section).
+    """
+
+    TOP_FACE: ClassVar[str] = "zmax"
     layers: list[Layer] = Field(min_length=1)
-    pattern: Islands | None = None
-    roughness: Roughness | None = None
     mesh: FilmMesh
 
     @property
@@ -146,7 +146,7 @@ class ThinFilmSpec(_Frozen):
             if lower in active or upper in active:
                 out[f"{lower}_{upper}"] = upper if lower in active else lower
         if regions[-1] in active:
-            out["zmax"] = None
+            out[self.TOP_FACE] = None
         return out
 
     @property
@@ -161,8 +161,17 @@ class ThinFilmSpec(_Frozen):
 
     @property
     def has_box_faces(self) -> bool:
-        """The stack always has the six box faces (rollers and a top face to load)."""
+        """The stack always has its box faces (rollers and a top face to load)."""
         return True
+
+
+class ThinFilmSpec(LayeredStack):
+    """Geometry of a layered film stack (see module docstring)."""
+
+    kind: Literal["thin_film"]
+    lateral: tuple[PositiveLength, PositiveLength]
+    pattern: Islands | None = None
+    roughness: Roughness | None = None
 
 
 def check(spec: ThinFilmSpec) -> None:

@@ -23,7 +23,7 @@ import itertools
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
 from mpi4py import MPI
@@ -35,8 +35,7 @@ from meshes.gmsh_run import MODEL_UNIT, distribute, write_msh
 from meshes.particle_rve_2d import FACES, min_triangle_quality
 from meshes.thin_film import (
     SNAP,
-    FilmMesh,
-    Layer,
+    LayeredStack,
     check_layers,
     check_roughness,
     island_spans,
@@ -67,49 +66,14 @@ class Roughness2D(_Frozen):
     wavelength: PositiveLength
 
 
-class ThinFilm2DSpec(_Frozen):
+class ThinFilm2DSpec(LayeredStack):
     """Geometry of a 2D (plane-strain) film stack (see module docstring)."""
 
+    TOP_FACE: ClassVar[str] = "ymax"
     kind: Literal["thin_film_2d"]
     width: PositiveLength
-    layers: list[Layer] = Field(min_length=1)
     pattern: Stripes | None = None
     roughness: Roughness2D | None = None
-    mesh: FilmMesh
-
-    @property
-    def regions(self) -> tuple[str, ...]:
-        """Cell region names, bottom → top."""
-        return tuple(layer.region for layer in self.layers)
-
-    def surfaces_of(self, active: set[str]) -> dict[str, str | None]:
-        """Facet groups bounding the ``active`` layers: name → region on the other side.
-
-        None marks the free top face.
-        """
-        regions = self.regions
-        out: dict[str, str | None] = {}
-        for lower, upper in itertools.pairwise(regions):
-            if lower in active or upper in active:
-                out[f"{lower}_{upper}"] = upper if lower in active else lower
-        if regions[-1] in active:
-            out["ymax"] = None
-        return out
-
-    @property
-    def periodic(self) -> bool:
-        """False: laterally the stack is infinite by symmetry (rollers), not periodic."""
-        return False
-
-    @property
-    def stack_height(self) -> float:
-        """Height of the stack (m): the sum of the layer thicknesses."""
-        return float(sum(layer.thickness for layer in self.layers))
-
-    @property
-    def has_box_faces(self) -> bool:
-        """The section always has the four faces (rollers and a top face to load)."""
-        return True
 
 
 def stripes(spec: ThinFilm2DSpec) -> list[tuple[float, float]]:

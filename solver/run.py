@@ -115,6 +115,28 @@ def check_interfaces(case: Case, case_path: Path, bundle: MeshBundle) -> None:
         )
 
 
+def finish_summary(
+    comm: MPI.Comm,
+    summary: dict[str, Any],
+    maxima: dict[str, float],
+    clock: tuple[float, float, float],
+    solve_time: float,
+    solver_timings: dict[str, float],
+) -> None:
+    """Final values, timings (s; ``clock`` = start, mesh done, end) and peak memory."""
+    t_start, t_mesh, t_end = clock
+    summary.update(
+        final={**summary["final"], **maxima},
+        timings_s={
+            "mesh": t_mesh - t_start,
+            "solve": solve_time,
+            "total": t_end - t_start,
+            **{f"solve_{k}": v for k, v in solver_timings.items()},
+        },
+        peak_memory_mb=peak_memory_mb(comm),
+    )
+
+
 def peak_memory_mb(comm: MPI.Comm) -> float:
     """Largest peak resident memory of any rank (MB)."""
     return comm.allreduce(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, op=MPI.MAX)
@@ -347,16 +369,7 @@ def _time_loop(
         fields.close()
         history.close()
     t_end = time.perf_counter()
-    summary.update(
-        final={**summary["final"], **maxima},
-        timings_s={
-            "mesh": t_mesh - t_start,
-            "solve": solve_time,
-            "total": t_end - t_start,
-            **{f"solve_{k}": v for k, v in problem.timings.items()},
-        },
-        peak_memory_mb=peak_memory_mb(comm),
-    )
+    finish_summary(comm, summary, maxima, (t_start, t_mesh, t_end), solve_time, problem.timings)
     log.info(
         "done: %d steps in %.1f s (mesh %.1f s, solve %.1f s)",
         lith.steps,

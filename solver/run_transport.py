@@ -27,7 +27,7 @@ from solver.extremes import RunExtremes
 from solver.physics.mechanics import ElasticityProblem
 from solver.physics.supports import supports_for
 from solver.physics.transport import TransportProblem
-from solver.run import check_interfaces, fields_path, mesh_for_run, peak_memory_mb, resume_meta
+from solver.run import check_interfaces, fields_path, finish_summary, mesh_for_run, resume_meta
 from solver.stepping import StepControl
 from solver.writers import FieldWriter, HistoryWriter
 
@@ -192,14 +192,5 @@ def transport_time_loop(
         fields.close()
         history.close()
     t_end = time.perf_counter()
-    summary.update(
-        final={**summary["final"], **maxima},
-        timings_s={
-            "mesh": t_mesh - t_start,
-            "solve": solve_time,
-            "total": t_end - t_start,
-            **{f"solve_{k}": v for k, v in mechanics.timings.items()},
-        },
-        peak_memory_mb=peak_memory_mb(comm),
-    )
+    finish_summary(comm, summary, maxima, (t_start, t_mesh, t_end), solve_time, mechanics.timings)
     log.info("done: %d steps in %.1f s", control.step, t_end - t_start)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gmsh
 import numpy as np
 from dolfinx.io import gmshio
+from dolfinx.mesh import CellType, create_box, locate_entities_boundary, meshtags
 from mpi4py import MPI
 
 from meshes.bundle import MeshBundle, MeshStats, Particle
@@ -200,3 +201,32 @@ def disk_in_disk(comm: MPI.Comm, a: float, b: float, h: float, h_interface: floa
         particles=(Particle((0.0, 0.0, 0.0), a),),
     )
     return MeshBundle(mesh, ct, ft, names["cells"], names["facets"], stats)
+
+
+def box(
+    comm: MPI.Comm, lengths: tuple[float, float, float], cells: tuple[int, int, int]
+) -> MeshBundle:
+    """Box [0, Lx]×[0, Ly]×[0, Lz] (m) of one active material, cells per edge, 6 tets a hexahedron.
+
+    Cells: ``particles``. Facets: ``x0``, ``x1``, ``y0``, ``y1``, ``z0``, ``z1`` (the faces at
+    the low and high end of each axis). A structured dolfinx mesh, no Gmsh.
+    """
+    mesh = create_box(comm, [np.zeros(3), np.array(lengths)], list(cells), CellType.tetrahedron)
+    tdim = mesh.topology.dim
+    num_cells = mesh.topology.index_map(tdim).size_local + mesh.topology.index_map(tdim).num_ghosts
+    all_cells = np.arange(num_cells, dtype=np.int32)
+    ct = meshtags(mesh, tdim, all_cells, np.full(num_cells, 1, dtype=np.int32))
+    names = {f"{axis}{end}": 2 + 2 * i + end for i, axis in enumerate("xyz") for end in (0, 1)}
+    indices, values = [], []
+    for i, axis in enumerate("xyz"):
+        for end in (0, 1):
+            at = lengths[i] * end
+            facets = locate_entities_boundary(
+                mesh, tdim - 1, lambda x, i=i, at=at: np.isclose(x[i], at, atol=1e-9 * max(lengths))
+            )
+            indices.append(facets)
+            values.append(np.full(facets.size, names[f"{axis}{end}"], dtype=np.int32))
+    order = np.argsort(np.concatenate(indices))
+    ft = meshtags(mesh, tdim - 1, np.concatenate(indices)[order], np.concatenate(values)[order])
+    stats = MeshStats(num_cells=0, num_vertices=0, min_quality=0.0)
+    return MeshBundle(mesh, ct, ft, {CORE: 1}, names, stats)

@@ -16,6 +16,10 @@ the same expression as in 3D (tr ε_e = tr ε − 3β in both). ``cauchy_stress`
 3×3 Cauchy stress (σ_zz included) for the derived fields; forces and areas are per unit depth
 (N/m, m), so pressures stay in Pa.
 
+Verification hook: an optional body force b (N m-3, a UFL vector expression), div σ + b = 0,
+adds ∫ b·v dx to the right-hand side of the load case u_θ (not to the unit-platen response and
+not to the reaction forces). Used only by the manufactured-solution test.
+
 The Li fraction θ is a P1 field ``theta`` on the whole mesh (only its values on the vertices of
 active-material cells are used). β is a DG1 field: in each cell of an active material the nodal
 interpolant of β(θ) (exact for the ``linear`` law), 0 elsewhere. The moduli are cell-wise (DG0)
@@ -87,7 +91,10 @@ class MechanicsState:
 
 
 class ElasticityProblem:
-    """The mechanics problem on a tagged mesh; ``solve(soc)`` / ``solve_current()`` update ``u``."""
+    """The mechanics problem on a tagged mesh; ``solve(soc)`` / ``solve_current()`` update ``u``.
+
+    ``body_force``: optional body force b (N m-3) of the load case (verification only).
+    """
 
     def __init__(
         self,
@@ -95,6 +102,7 @@ class ElasticityProblem:
         materials: dict[str, Material],
         supports: Supports,
         settings: SolverSettings,
+        body_force: ufl.core.expr.Expr | None = None,
     ) -> None:
         mesh = bundle.mesh
         self.mesh, self.bundle, self.materials, self.supports = mesh, bundle, materials, supports
@@ -158,6 +166,8 @@ class ElasticityProblem:
         identity = ufl.Identity(mesh.geometry.dim)
         swelling = self._swelling_on * (3 * self.lmbda + 2 * self.mu) * self.beta * identity
         rhs = ufl.inner(swelling, strain(v)) * ufl.dx
+        if body_force is not None:
+            rhs += self._swelling_on * ufl.inner(body_force, v) * ufl.dx
         n = ufl.FacetNormal(mesh)
         for name, pressure in supports.pressure.items():
             p = fem.Constant(mesh, PETSc.ScalarType(pressure))

@@ -11,6 +11,11 @@ boundary of Ω_a. Backward Euler, weak form
 
     ∫_a (θ − θ_n) v dx + Δt ∫_a D(θ) ∇θ·∇v dx − Δt (j/c_max) ∫_S v dA = 0
 
+Verification hook: an optional volumetric source s (s-1, a UFL expression) turns the balance
+into ∂θ/∂t + ∇·(J/c_max) = s and adds − Δt ∫_a s v dx to the weak form (s is evaluated with
+whatever time the caller has put into its Constants, t_{n+1} for backward Euler); the mass
+balance then gains Δt ∫_a s dx per step. Used only by the manufactured-solution test.
+
 Discretisation: one P1 space on the whole mesh; the form is assembled over the active cells
 only and the DOFs not touched by an active cell carry θ = 0 (identity rows), so no submesh is
 needed and θ is directly the field the mechanics reads. ∫_S v dA is assembled exactly for
@@ -93,7 +98,8 @@ class TransportProblem:
     """θ in the active materials, advanced by ``step(dt)``; ``theta`` is P1 on the whole mesh.
 
     ``theta_rate`` (s-1) is dSOC/dt of the applied current (positive: lithiation): the
-    inward flux is j = theta_rate c_max V_a / A_S (mol m-2 s-1).
+    inward flux is j = theta_rate c_max V_a / A_S (mol m-2 s-1). ``source``: optional
+    volumetric source s (s-1) of the θ equation (see module docstring; verification only).
     """
 
     def __init__(
@@ -104,6 +110,7 @@ class TransportProblem:
         active_surfaces: list[str],
         theta_start: float,
         theta_rate: float,
+        source: ufl.core.expr.Expr | None = None,
     ) -> None:
         mesh = bundle.mesh
         self.mesh, self.comm = mesh, mesh.comm
@@ -148,6 +155,8 @@ class TransportProblem:
         theta, v = self.theta, ufl.TestFunction(self.V)
         F = (theta - self._theta_n) * v * self.dx
         F += self._dt * self.diffusivity * ufl.inner(ufl.grad(theta), ufl.grad(v)) * self.dx
+        if source is not None:
+            F -= self._dt * source * v * self.dx
         self._problem = _FluxProblem(F, theta, bcs, self._w)
         self._flux_theta = self.flux / c_max  # m s-1
         self.solver = NewtonSolver(self.comm, self._problem)

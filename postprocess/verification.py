@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ def convergence_plot(result: dict[str, Any], out: Path) -> None:
         ax.loglog(h, [err[-1] * (v / h[-1]) ** p for v in h], "k--", label=f"slope {p:g}")
     ax.set_xlabel("mesh size h (m)")
     ax.set_ylabel("error (L2 norm)")
-    ax.set_title(result["title"], fontsize=9)
+    ax.set_title(textwrap.fill(result["title"], 48), fontsize=9)
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()

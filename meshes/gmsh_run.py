@@ -20,6 +20,8 @@ from meshes.errors import GeometryError
 
 MODEL_UNIT = 1e-6  # m per Gmsh model unit
 VERBOSE_ENV = "SSBMECH_GMSH_VERBOSE"  # set (not "0") to let Gmsh print its log
+ALGORITHM_2D = 6  # Gmsh 2D Frontal-Delaunay
+CURVE_POINTS = 200  # sampling of each curve for the 2D distance field
 ALGORITHM_3D = 1  # Gmsh 3D Delaunay: reproducible (4.8's HXT, 10, is faster but varies run to run)
 DEFAULT_REFINEMENT = 3  # interface_size = size / DEFAULT_REFINEMENT when not given
 FINE_LAYER = 0.5  # thickness of the layer meshed at interface_size, in interface sizes
@@ -99,17 +101,24 @@ def add_physical_groups(cells: dict[str, list[int]], facets: dict[str, list[int]
     return names
 
 
-def graded_size_field(surfaces: list[int], size: float, fine: float, optimize: bool) -> None:
+def graded_size_field(
+    surfaces: list[int], size: float, fine: float, optimize: bool, dim: int = 3
+) -> None:
     """Size ``fine`` near ``surfaces``, graded to ``size`` in the bulk (model units).
 
     h = fine within FINE_LAYER·fine of the surfaces, growing linearly to ``size`` over
-    GRADING·size; 3D Delaunay, optional optimisation.
+    GRADING·size; Delaunay, optional optimisation. ``dim`` 2: ``surfaces`` are the curves of
+    a 2D model.
     """
     import gmsh
 
     field = gmsh.model.mesh.field
     dist = field.add("Distance")
-    field.setNumbers(dist, "FacesList", surfaces)
+    if dim == 3:
+        field.setNumbers(dist, "FacesList", surfaces)
+    else:
+        field.setNumbers(dist, "EdgesList", surfaces)
+        field.setNumber(dist, "NumPointsPerCurve", CURVE_POINTS)
     thr = field.add("Threshold")
     field.setNumber(thr, "InField", dist)
     field.setNumber(thr, "SizeMin", fine)
@@ -120,5 +129,8 @@ def graded_size_field(surfaces: list[int], size: float, fine: float, optimize: b
     for option in ("MeshSizeExtendFromBoundary", "MeshSizeFromPoints", "MeshSizeFromCurvature"):
         gmsh.option.setNumber(f"Mesh.{option}", 0)
     gmsh.option.setNumber("Mesh.MeshSizeMax", size)
-    gmsh.option.setNumber("Mesh.Algorithm3D", ALGORITHM_3D)
+    if dim == 3:
+        gmsh.option.setNumber("Mesh.Algorithm3D", ALGORITHM_3D)
+    else:
+        gmsh.option.setNumber("Mesh.Algorithm", ALGORITHM_2D)
     gmsh.option.setNumber("Mesh.Optimize", int(optimize))

@@ -28,7 +28,13 @@ from mpi4py import MPI
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from meshes.bundle import MeshBundle, MeshStats, Particle
-from meshes.gmsh_run import FINE_LAYER, GRADING, MODEL_UNIT, distribute, write_msh
+from meshes.gmsh_run import (
+    DEFAULT_REFINEMENT,
+    MODEL_UNIT,
+    distribute,
+    graded_size_field,
+    write_msh,
+)
 from meshes.packing import check_explicit, pack_random
 from meshes.particle_rve import (
     FACE_TOLERANCE,
@@ -42,8 +48,6 @@ from meshes.rearrange import pack_dense
 from solver.units import Length
 
 FACES = ("xmin", "xmax", "ymin", "ymax")
-DEFAULT_REFINEMENT = 3  # interface_size = size / DEFAULT_REFINEMENT when not given
-ALGORITHM_2D = 6  # Gmsh Frontal-Delaunay
 
 PositiveLength = Annotated[Length, Field(gt=0)]
 
@@ -196,30 +200,6 @@ def _add_physical_groups(model: _Model) -> dict[str, dict[str, int]]:
     return names
 
 
-def _set_mesh_size(spec: ParticleRVE2DSpec, curves: list[int]) -> None:
-    """Size field: interface_size near the disk boundaries, graded to size in the bulk."""
-    import gmsh
-
-    field = gmsh.model.mesh.field
-    size = spec.mesh.size / MODEL_UNIT
-    fine = (spec.mesh.interface_size or spec.mesh.size / DEFAULT_REFINEMENT) / MODEL_UNIT
-    dist = field.add("Distance")
-    field.setNumbers(dist, "EdgesList", curves)
-    field.setNumber(dist, "NumPointsPerCurve", 200)
-    thr = field.add("Threshold")
-    field.setNumber(thr, "InField", dist)
-    field.setNumber(thr, "SizeMin", fine)
-    field.setNumber(thr, "SizeMax", size)
-    field.setNumber(thr, "DistMin", FINE_LAYER * fine)
-    field.setNumber(thr, "DistMax", FINE_LAYER * fine + GRADING * size)
-    field.setAsBackgroundMesh(thr)
-    for option in ("MeshSizeExtendFromBoundary", "MeshSizeFromPoints", "MeshSizeFromCurvature"):
-        gmsh.option.setNumber(f"Mesh.{option}", 0)
-    gmsh.option.setNumber("Mesh.MeshSizeMax", size)
-    gmsh.option.setNumber("Mesh.Algorithm", ALGORITHM_2D)
-    gmsh.option.setNumber("Mesh.Optimize", int(spec.mesh.optimize))
-
-
 def _mesh_on_root(
     spec: ParticleRVE2DSpec, msh_path: Path | None
 ) -> tuple[dict[str, dict[str, int]], MeshStats]:
@@ -230,7 +210,9 @@ def _mesh_on_root(
     gmsh.model.add("particle_rve_2d")
     model = _build_model(spec, particles)
     names = _add_physical_groups(model)
-    _set_mesh_size(spec, model.particle_curves)
+    size = spec.mesh.size / MODEL_UNIT
+    fine = (spec.mesh.interface_size or spec.mesh.size / DEFAULT_REFINEMENT) / MODEL_UNIT
+    graded_size_field(model.particle_curves, size, fine, spec.mesh.optimize, dim=2)
     gmsh.model.mesh.generate(2)
     write_msh(msh_path)
     _, elem_tags, elem_nodes = gmsh.model.mesh.getElements(2)

@@ -86,16 +86,21 @@ def distribute(
     return MeshBundle(mesh, cell_tags, facet_tags, names["cells"], names["facets"], stats)
 
 
-def add_physical_groups(cells: dict[str, list[int]], facets: dict[str, list[int]]) -> TagMaps:
-    """Physical groups 1, 2, … in the order cells, then facets; returns the name → tag maps."""
+def add_physical_groups(
+    cells: dict[str, list[int]], facets: dict[str, list[int]], dim: int = 3
+) -> TagMaps:
+    """Physical groups 1, 2, … in the order cells, then facets; the name → tag maps.
+
+    Cells have dimension ``dim`` (3, or 2 for the plane-strain generators), facets ``dim − 1``.
+    """
     import gmsh
 
     names: TagMaps = {"cells": {}, "facets": {}}
     tag = 1
-    for kind, groups, dim in (("cells", cells, 3), ("facets", facets, 2)):
+    for kind, groups, d in (("cells", cells, dim), ("facets", facets, dim - 1)):
         for name, entities in groups.items():
-            gmsh.model.addPhysicalGroup(dim, entities, tag)
-            gmsh.model.setPhysicalName(dim, tag, name)
+            gmsh.model.addPhysicalGroup(d, entities, tag)
+            gmsh.model.setPhysicalName(d, tag, name)
             names[kind][name] = tag
             tag += 1
     return names

@@ -31,6 +31,7 @@ from meshes.bundle import MeshBundle, MeshStats, Particle
 from meshes.gmsh_run import (
     DEFAULT_REFINEMENT,
     MODEL_UNIT,
+    add_physical_groups,
     distribute,
     graded_size_field,
     write_msh,
@@ -185,21 +186,6 @@ def _build_model(spec: ParticleRVE2DSpec, particles: list[Particle]) -> _Model:
     return _Model(cells, facets, sorted(boundary(particle_surfs)), fraction)
 
 
-def _add_physical_groups(model: _Model) -> dict[str, dict[str, int]]:
-    """Physical groups 1, 2, … in the order cells, then facets; returns the name → tag maps."""
-    import gmsh
-
-    names: dict[str, dict[str, int]] = {"cells": {}, "facets": {}}
-    tag = 1
-    for kind, groups, dim in (("cells", model.cells, 2), ("facets", model.facets, 1)):
-        for name, entities in groups.items():
-            gmsh.model.addPhysicalGroup(dim, entities, tag)
-            gmsh.model.setPhysicalName(dim, tag, name)
-            names[kind][name] = tag
-            tag += 1
-    return names
-
-
 def _mesh_on_root(
     spec: ParticleRVE2DSpec, msh_path: Path | None
 ) -> tuple[dict[str, dict[str, int]], MeshStats]:
@@ -209,7 +195,7 @@ def _mesh_on_root(
     particles = place_particles(spec)
     gmsh.model.add("particle_rve_2d")
     model = _build_model(spec, particles)
-    names = _add_physical_groups(model)
+    names = add_physical_groups(model.cells, model.facets, dim=2)
     size = spec.mesh.size / MODEL_UNIT
     fine = (spec.mesh.interface_size or spec.mesh.size / DEFAULT_REFINEMENT) / MODEL_UNIT
     graded_size_field(model.particle_curves, size, fine, spec.mesh.optimize, dim=2)

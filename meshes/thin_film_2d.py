@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from meshes.bundle import MeshBundle, MeshStats
 from meshes.errors import GeometryError
-from meshes.gmsh_run import MODEL_UNIT, distribute, write_msh
+from meshes.gmsh_run import MODEL_UNIT, add_physical_groups, distribute, write_msh
 from meshes.particle_rve_2d import FACES, min_triangle_quality
 from meshes.thin_film import (
     SNAP,
@@ -169,21 +169,6 @@ def _build_model(spec: ThinFilm2DSpec) -> _Model:
     return _Model(cells, groups, covered)
 
 
-def _add_physical_groups(model: _Model) -> dict[str, dict[str, int]]:
-    """Physical groups 1, 2, … in the order cells, then facets; returns the name → tag maps."""
-    import gmsh
-
-    names: dict[str, dict[str, int]] = {"cells": {}, "facets": {}}
-    tag = 1
-    for kind, groups, dim in (("cells", model.cells, 2), ("facets", model.facets, 1)):
-        for name, entities in groups.items():
-            gmsh.model.addPhysicalGroup(dim, entities, tag)
-            gmsh.model.setPhysicalName(dim, tag, name)
-            names[kind][name] = tag
-            tag += 1
-    return names
-
-
 def _roughen(spec: ThinFilm2DSpec) -> None:
     """Move mesh nodes: y += A sin(2π x/λ) w(y), w = 1 at the rough interface, 0 at neighbours."""
     import gmsh
@@ -224,7 +209,7 @@ def _mesh_on_root(
     check(spec)
     gmsh.model.add("thin_film_2d")
     model = _build_model(spec)
-    names = _add_physical_groups(model)
+    names = add_physical_groups(model.cells, model.facets, dim=2)
     gmsh.model.mesh.generate(2)
     if spec.roughness is not None:
         _roughen(spec)

@@ -115,6 +115,20 @@ def check_interfaces(case: Case, case_path: Path, bundle: MeshBundle) -> None:
         )
 
 
+def mesh_summary(stats: MeshStats) -> dict[str, Any]:
+    """The ``mesh`` entry of summary.json: quality, requested vs achieved geometry."""
+    return {
+        "min_quality": stats.min_quality,
+        "volume_fractions_requested": stats.volume_fractions_requested,
+        "volume_fractions_achieved": stats.volume_fractions_achieved,
+        "num_particles": len(stats.particles),
+        "thicknesses_requested": stats.thicknesses_requested,
+        "thicknesses_achieved": stats.thicknesses_achieved,
+        "dimensions_requested": stats.dimensions_requested,
+        "dimensions_achieved": stats.dimensions_achieved,
+    }
+
+
 def finish_summary(
     comm: MPI.Comm,
     summary: dict[str, Any],
@@ -287,16 +301,7 @@ def _time_loop(
     summary.update(
         dofs=problem.num_dofs,
         cells=stats.num_cells,
-        mesh={
-            "min_quality": stats.min_quality,
-            "volume_fractions_requested": stats.volume_fractions_requested,
-            "volume_fractions_achieved": stats.volume_fractions_achieved,
-            "num_particles": len(stats.particles),
-            "thicknesses_requested": stats.thicknesses_requested,
-            "thicknesses_achieved": stats.thicknesses_achieved,
-            "dimensions_requested": stats.dimensions_requested,
-            "dimensions_achieved": stats.dimensions_achieved,
-        },
+        mesh=mesh_summary(stats),
         materials={region: m.name for region, m in case.materials.items()},
     )
     log.info(

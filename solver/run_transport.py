@@ -27,7 +27,14 @@ from solver.extremes import RunExtremes
 from solver.physics.mechanics import ElasticityProblem
 from solver.physics.supports import supports_for
 from solver.physics.transport import TransportProblem
-from solver.run import check_interfaces, fields_path, finish_summary, mesh_for_run, resume_meta
+from solver.run import (
+    check_interfaces,
+    fields_path,
+    finish_summary,
+    mesh_for_run,
+    mesh_summary,
+    resume_meta,
+)
 from solver.stepping import StepControl
 from solver.writers import FieldWriter, HistoryWriter
 
@@ -72,14 +79,7 @@ def transport_time_loop(
         dofs=mechanics.num_dofs,
         transport_dofs=int(transport.num_dofs),
         cells=stats.num_cells,
-        mesh={
-            "min_quality": stats.min_quality,
-            "volume_fractions_requested": stats.volume_fractions_requested,
-            "volume_fractions_achieved": stats.volume_fractions_achieved,
-            "num_particles": len(stats.particles),
-            "thicknesses_requested": stats.thicknesses_requested,
-            "thicknesses_achieved": stats.thicknesses_achieved,
-        },
+        mesh=mesh_summary(stats),
         materials={region: m.name for region, m in case.materials.items()},
         transport={
             "active_surfaces": case.active_surfaces,

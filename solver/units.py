@@ -75,5 +75,7 @@ Stiffness = Annotated[float, _quantity("[pressure] / [length]", "1e13 Pa/m")]
 """Areal spring stiffness of a test fixture, N/m per m² of cell area (Pa m-1)."""
 Volume = Annotated[float, _quantity("[length] ** 3", "1 um**3")]
 """Volume (m3)."""
+Temperature = Annotated[float, _quantity("[temperature]", "298.15 K")]
+"""Absolute temperature (K); "25 degC" is converted to 298.15 K."""
 SurfaceEnergy = Annotated[float, _quantity("[mass] / [time] ** 2", "8.5 J/m**2")]
 """Fracture energy / energy per area (J m-2)."""

@@ -228,6 +228,8 @@ class CoupledTransportProblem:
         self._problem = _FluxProblem(F, self.state, bcs, load)
         self._flux_theta = self.flux / c_max  # m s-1
 
+        self.increments: list[float] = []
+        """‖δx‖ of every Newton iteration of the last solve (scaled unknowns; convergence)."""
         self._nullspace: PETSc.NullSpace | None = None
         options = {**DEFAULT_PETSC_OPTIONS}
         if supports.free:
@@ -284,6 +286,7 @@ class CoupledTransportProblem:
         """x ← x − δx, with δx orthogonal to the rigid-body modes of a free body."""
         if self._nullspace is not None:
             self._nullspace.remove(dx)
+        self.increments.append(dx.norm())
         x.axpy(-1.0, dx)
 
     def _solve(self, dt: float) -> TransportStep:
@@ -293,6 +296,7 @@ class CoupledTransportProblem:
         self._theta_n.x.array[:] = self.theta.x.array
         self._dt.value = dt
         self._problem.scale = dt * self._flux_theta
+        self.increments = []
         its, converged = self.solver.solve(self.state)
         ksp = self.solver.krylov_solver
         if not converged or ksp.getConvergedReason() < 0:

@@ -26,8 +26,8 @@ from solver.checkpoint import Checkpoint, Checkpoints
 from solver.derived import DerivedFields
 from solver.errors import RunInterrupted, SolverError
 from solver.extremes import RunExtremes
-from solver.physics.mechanics import ElasticityProblem
 from solver.physics.coupled_transport import CoupledTransportProblem
+from solver.physics.mechanics import ElasticityProblem
 from solver.physics.supports import supports_for
 from solver.physics.transport import TransportProblem
 from solver.run import (

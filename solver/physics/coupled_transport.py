@@ -283,7 +283,7 @@ class CoupledTransportProblem:
         return PETSc.NullSpace().create(vectors=basis)
 
     def _update(self, solver: CppNewtonSolver, dx: PETSc.Vec, x: PETSc.Vec) -> None:
-        """x ← x − δx, with δx orthogonal to the rigid-body modes of a free body."""
+        """Update x ← x − δx, with δx orthogonal to the rigid-body modes of a free body."""
         if self._nullspace is not None:
             self._nullspace.remove(dx)
         self.increments.append(dx.norm())
@@ -331,7 +331,7 @@ class CoupledTransportProblem:
         return self.mechanics.current_state(self.last_step.krylov_iterations)
 
     def hydrostatic(self) -> fem.Function:
-        """s (Pa): the P1 projection of σ_h on the active materials (0 elsewhere)."""
+        """The P1 projection s (Pa) of σ_h on the active materials (0 elsewhere)."""
         s = fem.Function(self.V_s, name="hydrostatic_projection")
         s.x.array[:] = self.stress_scale * self.state.x.array[self._map_s]
         return s

@@ -37,7 +37,7 @@ from dolfinx import fem
 from mpi4py import MPI
 
 from solver.case import SolverSettings, TabulatedDiffusivity, Transport, load_case
-from solver.errors import CaseError
+from solver.errors import CaseError, SolverError
 from solver.materials import Material
 from solver.materials.expansion import LinearExpansion
 from solver.physics.coupled_transport import GAS_CONSTANT, CoupledTransportProblem
@@ -209,18 +209,26 @@ def test_coupled_solve_in_parallel_matches_serial() -> None:
     np.testing.assert_allclose(parallel, serial, rtol=1e-8)
 
 
-def test_uniform_stress_is_fick() -> None:
-    # at θ uniform the stress is uniform: no drift, one equilibration, u and s consistent
+def test_uniform_state_failed_step_and_retry() -> None:
+    # uniform θ: uniform stress (here 0, a free sphere), so s = 0 and no drift; a failed
+    # Newton solve leaves the last accepted state, and the retried step conserves mass
     bundle = sphere_octant(MPI.COMM_WORLD, R, R / 3)
     mechanics = ElasticityProblem(bundle, {CORE: MAT}, ROLLERS, SolverSettings(degree=1))
     settings = Transport(diffusivity=D, stress_coupling=True)
     problem = CoupledTransportProblem(
-        bundle, {CORE: MAT}, settings, SolverSettings(), mechanics, ["particle_surface"], 0.2, 0
+        bundle, {CORE: MAT}, settings, SolverSettings(), mechanics, ["particle_surface"], 0.2, RATE
     )
-    step = problem.step(10.0)  # no current: θ stays uniform
-    assert step.newton_iterations <= 2
-    np.testing.assert_allclose(problem.theta.x.array[problem.active_dofs], 0.2, atol=1e-12)
+    assert problem.last_step.newton_iterations <= 2  # θ fixed: linear in (u, s)
     np.testing.assert_allclose(problem.hydrostatic().x.array, 0.0, atol=1e-6 * K)
+    before = problem.state.x.array.copy()
+    problem.solver.max_it = 1
+    with pytest.raises(SolverError, match="did not converge"):
+        problem.step(T_END / 4)
+    np.testing.assert_array_equal(problem.state.x.array, before)
+    np.testing.assert_allclose(problem.theta.x.array[problem.active_dofs], 0.2, atol=1e-12)
+    problem.solver.max_it = 25
+    problem.step(T_END / 4)
+    assert problem.soc() == pytest.approx(0.2 + RATE * T_END / 4, rel=1e-9)
 
 
 @pytest.mark.parametrize(

@@ -180,7 +180,7 @@ class Transport(_Frozen):
       mechanics, the stress does not act on the flux. true: stress-enhanced diffusion
       (Larché–Cahn), J/c_max = −D(θ)[∇θ − θ(1−θ) Ω_eff/(RT) ∇σ_h] with Ω_eff = 3β'(θ)/c_max,
       solved monolithically with the mechanics (solver/physics/coupled_transport.py); loading
-      modes ``free`` and ``pressure`` only.
+      modes ``free``, ``pressure`` and ``fixed_gap`` (not ``spring``).
     - ``temperature``: T in RT of the stress coupling (default 298.15 K; "25 degC" accepted).
     - ``petsc_options``: options for the transport Newton steps (no prefix): Krylov options of
       the one-way θ solve; with ``stress_coupling`` they override the monolithic solver's
@@ -347,10 +347,10 @@ class Case(_Frozen):
                     f"transport.stress_coupling is implemented for model 'transport-small' "
                     f"only, not {self.model!r}"
                 )
-            if self.loading.mode not in ("free", "pressure"):
+            if self.loading.mode == "spring":
                 raise ValueError(
-                    f"transport.stress_coupling supports loading.mode 'free' or 'pressure', "
-                    f"not {self.loading.mode!r}"
+                    "transport.stress_coupling supports loading.mode 'free', 'pressure' or "
+                    "'fixed_gap', not 'spring'"
                 )
         if self.mechanics is not None and self.model != "finite":
             raise ValueError("the mechanics section is used only by model 'finite'")

@@ -44,8 +44,11 @@ to detect the null pivots (ICNTL(24)) and every Newton update is projected ortho
 modes. ``solver.petsc_options`` and then ``transport.petsc_options`` override the defaults
 (options prefix ``ssbmech_coupled_``).
 
-Loading: ``free`` and ``pressure`` (rollers, stack pressure on the top face); the platen modes
-(``fixed_gap``, ``spring``) are not offered with the coupling (the case check refuses them).
+Loading: ``free``, ``pressure`` (rollers, stack pressure on the top face) and ``fixed_gap``: the
+platen stays where the preload put it at the initial state (uniform θ_0; the position w0 is
+that of ElasticityProblem's first solve, so it is the same after a restart). ``spring`` is not
+offered with the coupling (the platen position would be one more global unknown; the case
+check refuses it).
 """
 
 from __future__ import annotations
@@ -122,8 +125,8 @@ class CoupledTransportProblem:
         mesh = bundle.mesh
         self.mesh, self.comm, self.mechanics = mesh, mesh.comm, mechanics
         supports = mechanics.supports
-        if supports.platen is not None:
-            raise SolverError("stress-coupled transport: platen loading modes are not supported")
+        if supports.spring_stiffness is not None:
+            raise SolverError("stress-coupled transport: loading mode 'spring' is not supported")
         active = {r: m for r, m in materials.items() if m.active}
         host = next(iter(active.values()))
         if any(m != host for m in active.values()):
@@ -175,6 +178,13 @@ class CoupledTransportProblem:
             facets = bundle.facet_tags.indices[bundle.facet_tags.values == bundle.facet_names[name]]
             dofs = fem.locate_dofs_topological(self.W.sub(0).sub(comp), fdim, facets)
             bcs.append(fem.dirichletbc(zero, dofs, self.W.sub(0).sub(comp)))
+        if supports.platen is not None:  # fixed gap: u_z = w0 on the platen face
+            facets = bundle.facet_tags.indices[
+                bundle.facet_tags.values == bundle.facet_names[supports.platen]
+            ]
+            dofs = fem.locate_dofs_topological(self.W.sub(0).sub(2), fdim, facets)
+            self._platen = fem.Constant(mesh, PETSc.ScalarType(0.0))
+            bcs.append(fem.dirichletbc(self._platen, dofs, self.W.sub(0).sub(2)))
         dx_all = ufl.Measure("dx", domain=mesh, subdomain_data=bundle.cell_tags)
         self.dx = dx_all(tags)
         degree = {"quadrature_degree": 2 * solver_settings.degree + 1}
@@ -254,6 +264,12 @@ class CoupledTransportProblem:
         self.num_coupled_dofs = self.W.dofmap.index_map.size_global
         """Number of DOFs of the monolithic (u, θ, s) system."""
         self.theta.x.array[self.active_dofs] = theta_start
+        if supports.platen is not None:
+            mechanics.theta.interpolate(self.theta)
+            mechanics.solve_current()  # the platen position w0 under the preload at θ_0
+            w0 = mechanics.reference_state()["platen_w0"]
+            assert w0 is not None
+            self._platen.value = w0 / self.length_scale
         self.last_step = self.equilibrate()
         """Iterations of the last solve."""
 

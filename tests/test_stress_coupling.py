@@ -34,13 +34,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 from dolfinx import fem
+from dolfinx.mesh import create_unit_cube
 from mpi4py import MPI
+from petsc4py import PETSc
 
 from solver.case import SolverSettings, TabulatedDiffusivity, Transport, load_case
 from solver.errors import CaseError, SolverError
-from solver.materials import Material
+from solver.materials import LIBRARY, Material
 from solver.materials.expansion import LinearExpansion
-from solver.physics.coupled_transport import GAS_CONSTANT, CoupledTransportProblem
+from solver.physics.coupled_transport import (
+    GAS_CONSTANT,
+    CoupledTransportProblem,
+    effective_molar_volume,
+)
 from solver.physics.mechanics import ElasticityProblem
 from solver.physics.supports import Supports
 from solver.physics.transport import TransportProblem
@@ -230,6 +236,23 @@ def test_uniform_state_failed_step_and_retry() -> None:
     problem.solver.max_it = 25
     problem.step(T_END / 4)
     assert problem.soc() == pytest.approx(0.2 + RATE * T_END / 4, rel=1e-9)
+
+
+@pytest.mark.parametrize("theta", [0.0, 0.1, 0.5, 0.9])
+def test_effective_molar_volume_is_the_chemical_strain_slope(theta: float) -> None:
+    # Ω_eff = 3 β'(θ)/c_max: Ω for the linear law, (1 + 2.8θ)^(-2/3) Ω for LixSi's table
+    mesh = create_unit_cube(MPI.COMM_SELF, 1, 1, 1)
+    th = fem.Constant(mesh, PETSc.ScalarType(theta))
+    for material, expected in (
+        (MAT, OMEGA),
+        (LIBRARY["Si"], 2.8 / C_MAX * (1 + 2.8 * theta) ** (-2 / 3)),
+    ):
+        expr = fem.Expression(effective_molar_volume(material, th), np.zeros((1, 3)))
+        value = float(expr.eval(np.array([0], dtype=np.int32)).ravel()[0])
+        lo, hi = max(theta - 1e-6, 0.0), theta + 1e-6
+        slope = (material.chemical_strain(hi) - material.chemical_strain(lo)) / (hi - lo)
+        assert value == pytest.approx(expected, rel=1e-9)
+        assert value == pytest.approx(3 * slope / C_MAX, rel=1e-6)
 
 
 @pytest.mark.parametrize(

@@ -101,6 +101,14 @@ def chemical_strain_ufl(material: Material, theta: ufl.core.expr.Expr) -> ufl.co
     return (1.0 + volume_change) ** (1.0 / 3.0) - 1.0
 
 
+def effective_molar_volume(material: Material, theta: ufl.core.expr.Expr) -> ufl.core.expr.Expr:
+    """Ω_eff(θ) = 3 β'(θ)/c_max (m3 mol-1) of an active material as UFL (module docstring)."""
+    c_max = material.max_concentration
+    assert c_max is not None  # checked by the caller
+    theta_v = ufl.variable(theta)
+    return 3.0 * ufl.diff(chemical_strain_ufl(material, theta_v), theta_v) / c_max
+
+
 class CoupledTransportProblem:
     """(u, θ, s) of the stress-coupled ``transport-small`` model, advanced by ``step(dt)``.
 
@@ -217,8 +225,7 @@ class CoupledTransportProblem:
         n = ufl.FacetNormal(mesh)
         for name, pressure in supports.pressure.items():
             F += pressure / S * ufl.inner(n, v) / L**2 * ds(bundle.facet_names[name])
-        theta_v = ufl.variable(theta)
-        omega_eff = 3.0 * ufl.diff(chemical_strain_ufl(host, theta_v), theta_v) / c_max
+        omega_eff = effective_molar_volume(host, theta)
         self.temperature = settings.temperature
         D = settings.diffusivity
         if isinstance(D, TabulatedDiffusivity):

@@ -33,7 +33,9 @@ is the galvanostatic one of TransportProblem (the same ∫_S q dA vector), so th
 balance ∫_a θ dx = ∫_a θ_0 dx + (j/c_max) A_S t holds to the Newton tolerance whatever the
 stress. Each step is one Newton solve on all three fields with the consistent Jacobian
 (ufl.derivative). Internally u is in units of L = V_a^(1/3) and s in units of the host's
-Young's modulus at θ = 0, so the incremental Newton criterion weighs the three fields alike.
+Young's modulus at θ = 0, so the incremental Newton criterion weighs the three fields alike
+(rtol and atol as TransportProblem's). Quadrature degree 2·degree + 1 (the θ-dependent
+moduli and β(θ) are not polynomials for a tabulated law).
 
 Linear solver: MUMPS LU by default. The Jacobian is non-symmetric and couples a vector
 elasticity block, a transport block and a projection (mass-matrix) block of very different

@@ -33,7 +33,7 @@ from meshes.errors import GeometryError
 from meshes.geometry import GeometrySpec
 from solver.errors import CaseError
 from solver.materials import Material, material_data
-from solver.units import Diffusivity, Pressure, Stiffness, Time
+from solver.units import Diffusivity, Pressure, Stiffness, Temperature, Time
 
 SOC = Annotated[float, Field(ge=0, le=1)]
 
@@ -173,17 +173,24 @@ class TabulatedDiffusivity(_Frozen):
 class Transport(_Frozen):
     """Li diffusion in the active materials (model ``transport-small``).
 
-    One-way coupling: θ drives the mechanics; the stress does not act on the flux at this
-    model level (stress-enhanced diffusion is not offered here).
-
     - ``diffusivity``: constant D (e.g. ``"1e-16 m^2/s"``) or a table ``{theta, values}``.
     - ``active_surfaces``: facet names where the galvanostatic flux enters; default the
       geometry's particle surface (``interface`` with matrix, ``particle_surface`` without).
-    - ``petsc_options``: Krylov options for the transport Newton steps (no prefix).
+    - ``stress_coupling``: false (default): one-way coupling, Fick's law; θ drives the
+      mechanics, the stress does not act on the flux. true: stress-enhanced diffusion
+      (Larché–Cahn), J/c_max = −D(θ)[∇θ − θ(1−θ) Ω_eff/(RT) ∇σ_h] with Ω_eff = 3β'(θ)/c_max,
+      solved monolithically with the mechanics (solver/physics/coupled_transport.py); loading
+      modes ``free``, ``pressure`` and ``fixed_gap`` (not ``spring``).
+    - ``temperature``: T in RT of the stress coupling (default 298.15 K; "25 degC" accepted).
+    - ``petsc_options``: options for the transport Newton steps (no prefix): Krylov options of
+      the one-way θ solve; with ``stress_coupling`` they override the monolithic solver's
+      defaults (MUMPS LU) after ``solver.petsc_options``.
     """
 
     diffusivity: Annotated[Diffusivity, Field(gt=0)] | TabulatedDiffusivity
     active_surfaces: list[str] | None = Field(default=None, min_length=1)
+    stress_coupling: bool = False
+    temperature: Annotated[Temperature, Field(gt=0)] = 298.15
     petsc_options: dict[str, PetscValue] = Field(default_factory=dict)
 
 
@@ -334,6 +341,17 @@ class Case(_Frozen):
     def _check_model(self) -> None:
         """The model, lithiation mode and transport section must belong together."""
         mode = self.lithiation.mode
+        if self.transport is not None and self.transport.stress_coupling:
+            if self.model != "transport-small":
+                raise ValueError(
+                    f"transport.stress_coupling is implemented for model 'transport-small' "
+                    f"only, not {self.model!r}"
+                )
+            if self.loading.mode == "spring":
+                raise ValueError(
+                    "transport.stress_coupling supports loading.mode 'free', 'pressure' or "
+                    "'fixed_gap', not 'spring'"
+                )
         if self.mechanics is not None and self.model != "finite":
             raise ValueError("the mechanics section is used only by model 'finite'")
         if self.model == "finite":

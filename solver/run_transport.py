@@ -3,7 +3,9 @@
 Step 0 is the initial state (θ = soc_start in the active materials). Each step k ≥ 1 advances
 θ by Δt_k with the galvanostatic flux (solver/physics/transport.py), then solves elastic
 equilibrium with the eigenstrain β(θ(x)) (one-way coupling: the stress does not act back on
-the diffusion at this model level). History per step: ``soc`` is the volume-average θ of
+the diffusion). With ``transport.stress_coupling`` θ, u and the projected σ_h are solved
+together in one Newton step instead (solver/physics/coupled_transport.py) and the mechanics
+state comes from that solve. History per step: ``soc`` is the volume-average θ of
 the active materials, ``soc_charge`` the SOC from the charge passed (they agree to the solver
 tolerance: mass balance), ``theta_min``/``theta_max`` (nodal) and ``theta_surface_mean``
 (area-average on the active surfaces).
@@ -24,6 +26,7 @@ from solver.checkpoint import Checkpoint, Checkpoints
 from solver.derived import DerivedFields
 from solver.errors import RunInterrupted, SolverError
 from solver.extremes import RunExtremes
+from solver.physics.coupled_transport import CoupledTransportProblem
 from solver.physics.mechanics import ElasticityProblem
 from solver.physics.supports import supports_for
 from solver.physics.transport import TransportProblem
@@ -66,9 +69,22 @@ def transport_time_loop(
     mechanics = ElasticityProblem(
         bundle, materials, supports_for(case.loading, bundle.mesh.geometry.dim), case.solver
     )
-    transport = TransportProblem(
-        bundle, materials, settings, case.active_surfaces, lith.soc_start, lith.theta_rate
-    )
+    transport: TransportProblem | CoupledTransportProblem
+    if settings.stress_coupling:
+        transport = CoupledTransportProblem(
+            bundle,
+            materials,
+            settings,
+            case.solver,
+            mechanics,
+            case.active_surfaces,
+            lith.soc_start,
+            lith.theta_rate,
+        )
+    else:
+        transport = TransportProblem(
+            bundle, materials, settings, case.active_surfaces, lith.soc_start, lith.theta_rate
+        )
     check_interfaces(case, case_path, bundle)
     derived = DerivedFields(mechanics, case.crack_risk, case.active_surfaces)
     extremes = RunExtremes(resume.meta["extremes"] if resume else None)
@@ -87,6 +103,7 @@ def transport_time_loop(
             "active_volume_m3": transport.volume,
             "flux_mol_m2_s": transport.flux,
             "current_density_A_m2": transport.current_density,
+            "stress_coupling": settings.stress_coupling,
         },
     )
     log.info(
@@ -108,6 +125,8 @@ def transport_time_loop(
     control = StepControl(lith, case.solver.adaptive)
     if resume is not None:
         resume.restore("theta", transport.theta)
+        if isinstance(transport, CoupledTransportProblem):
+            transport.equilibrate()  # u and σ_h of the restored θ
         m = resume.meta
         control = StepControl(lith, case.solver.adaptive, resume.step, m["time_s"], m["next_dt_s"])
     solve_time, maxima = 0.0, {}
@@ -117,8 +136,11 @@ def transport_time_loop(
         nonlocal solve_time, maxima
         step, t = control.step, control.time
         tic = time.perf_counter()
-        mechanics.theta.interpolate(transport.theta)
-        state = mechanics.solve_current()
+        if isinstance(transport, CoupledTransportProblem):
+            state = transport.mechanics_state()  # u and θ already handed to the mechanics
+        else:
+            mechanics.theta.interpolate(transport.theta)
+            state = mechanics.solve_current()
         derived.update()
         solve_time += time.perf_counter() - tic
         particles = derived.particle_table()

@@ -7,6 +7,7 @@ names the expected dimension and an example.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -75,5 +76,25 @@ Stiffness = Annotated[float, _quantity("[pressure] / [length]", "1e13 Pa/m")]
 """Areal spring stiffness of a test fixture, N/m per m² of cell area (Pa m-1)."""
 Volume = Annotated[float, _quantity("[length] ** 3", "1 um**3")]
 """Volume (m3)."""
+
+
+def to_kelvin(value: Any) -> float:
+    """A temperature in K: a number (K) or "<number> <unit>" ("298.15 K", "25 degC", "77 degF").
+
+    pint refuses "25 degC" as a product (offset unit), so the magnitude is split off first.
+    """
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*([-+0-9.eE]+)\s*([^\s].*?)\s*", value)
+        if match:
+            try:
+                quantity = registry().Quantity(float(match.group(1)), match.group(2))
+                return float(f"{quantity.to('kelvin').magnitude:.15g}")
+            except (pint.errors.PintError, ValueError, AttributeError, TypeError):
+                pass
+    return to_si(value, "[temperature]", "298.15 K")
+
+
+Temperature = Annotated[float, BeforeValidator(to_kelvin)]
+"""Absolute temperature (K); "25 degC" is converted to 298.15 K."""
 SurfaceEnergy = Annotated[float, _quantity("[mass] / [time] ** 2", "8.5 J/m**2")]
 """Fracture energy / energy per area (J m-2)."""

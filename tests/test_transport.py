@@ -72,7 +72,7 @@ def test_case_resolves_with_defaults() -> None:
         (["transport.diffusivity=1e-16 m"], "transport.diffusivity"),
         (["transport.diffusivty=1e-16"], "did you mean 'diffusivity'"),
         (["lithiation.mode=potentiostatic"], "lithiation: unknown mode; allowed: 'uniform'"),
-        (["transport.stress_coupling=true"], "transport.stress_coupling: unknown key"),
+        (["transport.stress_coupling=maybe"], "transport.stress_coupling"),
         (["materials.particles={base: Si, c_max: -1}"], "materials.particles.c_max"),
     ],
 )

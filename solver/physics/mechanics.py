@@ -289,6 +289,10 @@ class ElasticityProblem:
         self.u.x.array[:] += w * self._u_unit.x.array
         return self._state(its)
 
+    def current_state(self, krylov_iterations: int = 0) -> MechanicsState:
+        """Global results of ``u`` as set by the caller (a coupled solve, see update_lithiation)."""
+        return self._state(krylov_iterations)
+
     def _linear_solve(self, target: fem.Function, swelling: float, platen: float) -> int:
         self._swelling_on.value = swelling
         self._platen.value = platen

@@ -77,3 +77,5 @@ Volume = Annotated[float, _quantity("[length] ** 3", "1 um**3")]
 """Volume (m3)."""
 SurfaceEnergy = Annotated[float, _quantity("[mass] / [time] ** 2", "8.5 J/m**2")]
 """Fracture energy / energy per area (J m-2)."""
+CurrentDensity = Annotated[float, _quantity("[current] / [length] ** 2", "2 A/m^2")]
+"""Electric current density (A m-2)."""

@@ -111,6 +111,9 @@ class StepRecord:
 class ProtocolDriver:
     """Time steps of ``protocol`` on ``problem``; ``state`` (checkpoint meta) to resume.
 
+    A step that cannot run from the SOC reached (e.g. a charge to a SOC already passed after
+    a hold) raises CaseError naming ``where`` (``file: lithiation``), the step index and text.
+
     ``step``/``time``: the last accepted global step and its time (s); ``done`` at the end.
     """
 
@@ -120,8 +123,11 @@ class ProtocolDriver:
         adaptive: Adaptive | None,
         problem: LithiationTarget,
         state: dict[str, Any] | None = None,
+        where: str = "lithiation",
     ) -> None:
         self.protocol, self.adaptive, self.problem = protocol, adaptive, problem
+        self.where = where
+        """Prefix of error messages (the case file and key)."""
         self.theta_rate_per_flux = problem.surface_area / (problem.c_max * problem.volume)
         """dSOC/dt (s-1) per unit inward flux (mol m-2 s-1): A_S / (c_max V_a)."""
         if state is None:
@@ -198,7 +204,7 @@ class ProtocolDriver:
             check_start(step, soc_charge, self.theta_rate)
         except ValueError as exc:
             raise CaseError(
-                f"lithiation.steps.{index} ({step.describe()!r}) cannot run: {exc}"
+                f"{self.where}.steps.{index}: {exc} (got {step.describe()!r})"
             ) from None
         step_dt, step_count = self.protocol.stepping(step)
         duration = duration_of(step, soc_charge, self.theta_rate)
@@ -208,15 +214,6 @@ class ProtocolDriver:
             self.problem.hold_surface(step.theta)
         else:
             self.problem.set_flux(self.flux(self.theta_rate))
-        if local_step == 0:
-            log.info(
-                "protocol step %d/%d: %s (t = %.6g s, SOC %.6g)",
-                index + 1,
-                len(self.protocol.steps),
-                step.describe(),
-                start,
-                soc_charge,
-            )
 
     def _soc(self) -> float:
         """The SOC of rank 0 on every rank (identical decisions everywhere)."""
@@ -226,6 +223,15 @@ class ProtocolDriver:
         """Take one accepted time step (cut-backs, event detection, next protocol step)."""
         control, step = self.control, self.current
         soc_before = self._soc()
+        if control.step == 0:
+            log.info(
+                "protocol step %d/%d: %s (t = %.6g s, SOC %.6g)",
+                self.index + 1,
+                len(self.protocol.steps),
+                step.describe(),
+                self.time,
+                soc_before,
+            )
         while True:
             dt = control.next_time() - control.time
             try:

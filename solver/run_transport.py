@@ -84,7 +84,11 @@ def transport_time_loop(
         mechanics.restore_reference_state(resume.meta["mechanics"])
         resume.restore("theta", transport.theta)
     driver = ProtocolDriver(
-        protocol, case.solver.adaptive, transport, resume.meta["protocol"] if resume else None
+        protocol,
+        case.solver.adaptive,
+        transport,
+        resume.meta["protocol"] if resume else None,
+        where=f"{case_path}: lithiation",
     )
     stats = bundle.stats
     summary.update(

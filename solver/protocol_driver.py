@@ -175,15 +175,22 @@ class ProtocolDriver:
         p = self.problem
         return theta_rate * p.c_max * p.volume / p.surface_area
 
-    def theta_rate_of(self, step: Step) -> float:
-        """dSOC/dt (s-1) of a current step (0 for rest and hold)."""
+    def rates_of(self, step: Step) -> tuple[float, float, float]:
+        """(dSOC/dt (s-1), inward flux j (mol m-2 s-1), current density i (A m-2)) of ``step``.
+
+        A C-rate gives dSOC/dt = ±C/3600 s, j = (dSOC/dt) c_max V_a / A_S, i = F j; a current
+        density gives i, j = i/F, dSOC/dt = j A_S / (c_max V_a); rest and hold: zeros.
+        """
         rate = c_rate_theta_rate(step)
         if rate is not None:
-            return rate
+            flux = self.flux(rate)
+            return rate, flux, FARADAY * flux
         density = getattr(step, "current_density", None)
         if density is None:
-            return 0.0
-        return current_sign(step) * density / FARADAY * self.theta_rate_per_flux
+            return 0.0, 0.0, 0.0
+        current = current_sign(step) * density
+        flux = current / FARADAY
+        return flux * self.theta_rate_per_flux, flux, current
 
     def _begin(
         self,
@@ -199,7 +206,7 @@ class ProtocolDriver:
             return
         step = self.protocol.steps[index]
         self.current = step
-        self.theta_rate = self.theta_rate_of(step)
+        self.theta_rate, flux, self.current_density = self.rates_of(step)
         try:
             check_start(step, soc_charge, self.theta_rate)
         except ValueError as exc:
@@ -213,7 +220,7 @@ class ProtocolDriver:
         if isinstance(step, HoldStep):
             self.problem.hold_surface(step.theta)
         else:
-            self.problem.set_flux(self.flux(self.theta_rate))
+            self.problem.set_flux(flux)
 
     def _soc(self) -> float:
         """The SOC of rank 0 on every rank (identical decisions everywhere)."""
@@ -258,7 +265,7 @@ class ProtocolDriver:
             ) / (self.problem.surface_area * dt)
             self.soc_charge += soc_after - soc_before
         else:
-            current = FARADAY * self.flux(self.theta_rate)
+            current = self.current_density
             self.soc_charge = self.window_soc_charge + self.theta_rate * (
                 self.time - self.window.start
             )

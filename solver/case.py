@@ -80,7 +80,8 @@ class GalvanostaticLithiation(_Frozen):
     volume changes by Δθ = 1 in 1/C-rate hours: j = (C/3600 s) c_max V_active / A_active
     (mol m-2 s-1), current density i = F j. Lithiation if soc_end > soc_start, else
     delithiation. The run stops when the charge passed reaches soc_end, after ``steps`` equal
-    steps or steps of ``dt`` (the last one shortened to end exactly at soc_end).
+    steps or steps of ``dt`` (the last one shortened to end exactly at soc_end). It runs as a
+    protocol of one charge (discharge) step (``as_protocol``; solver/protocol.py).
     """
 
     mode: Literal["galvanostatic"]
@@ -205,12 +206,13 @@ class Loading(_Frozen):
 class Adaptive(_Frozen):
     """Adaptive time steps of model ``transport-small`` (solver/stepping.py).
 
-    The first step is ``lithiation.dt`` (or the duration / ``lithiation.steps``). A step whose
+    The first step is ``lithiation.dt`` (or the duration / ``lithiation.steps``; in a protocol,
+    the first Δt of each protocol step, see solver.protocol.ProtocolLithiation). A step whose
     transport Newton solve converged in at most ``easy_newton`` iterations, without cut-back,
     multiplies the next Δt by ``grow`` (capped at ``dt_max`` (s), if given); a failed solve is
     retried from the last accepted state with Δt·``cut``; after ``max_cutbacks`` cut-backs in
     one step the run fails (SolverError, exit 3). The last step is shortened to end exactly
-    at soc_end.
+    at soc_end (at the stop of each protocol step).
     """
 
     grow: Annotated[float, Field(gt=1)] = 1.5

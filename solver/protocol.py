@@ -47,9 +47,11 @@ from pydantic import (
     Discriminator,
     Field,
     PositiveInt,
+    SerializerFunctionWrapHandler,
     Tag,
     TypeAdapter,
     ValidationError,
+    model_serializer,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -103,6 +105,12 @@ class _TimeStepping(_Frozen):
         if self.dt is not None and self.time_steps is not None:
             raise ValueError("give at most one of dt or time_steps")
         return self
+
+    @model_serializer(mode="wrap")
+    def _kind_first(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Dump as ``{kind: …, <keys given>}`` (case.resolved.yaml): no None entries."""
+        data = handler(self)
+        return {"kind": data.pop("kind")} | {k: v for k, v in data.items() if v is not None}
 
     @property
     def suffix(self) -> str:

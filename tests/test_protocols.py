@@ -10,12 +10,13 @@ Verification:
     D t/a² ≥ 0.01 (measured max 0.006, at τ ≈ 0.06: the P1 mesh and backward Euler; earlier
     the consistent-mass surface layer takes up ≈ 3 % too much in the first steps, not
     asserted). The same hold stopped at SOC 0.5 (M/M∞ = 0.5) by event detection ends on that
-    SOC to 1e-10 at D t/a² within 3 % of the analytic time (measured 1.5 %).
+    SOC to 1e-10 at D t/a² within 3 % of the analytic time (measured 2.1 %, 1 and 2 ranks).
 (2) A charge–rest–hold–discharge cycle (tests/cases/tiny_sphere_cycle.yaml) conserves mass:
-    SOC from ∫θ equals the SOC from the charge passed at every step (≤ 1e-9; measured ≈ 1e-15);
-    during the rest the SOC stays constant and the spread θ_max − θ_min decays monotonically
-    (by ≥ 20× over D t/R² = 0.24; measured 38×); the hold stops on its SOC with a negative
-    current from the mass change; every protocol step ends exactly at its stop.
+    SOC from ∫θ equals the SOC from the charge passed at every step (≤ 1e-9; measured 0 to
+    the 10 digits of history.csv); during the rest the SOC stays constant and the spread
+    θ_max − θ_min decays monotonically (by ≥ 20× over D t/R² = 0.24; measured 38×); the
+    hold stops on its SOC with a negative current from the mass change; every protocol step
+    ends exactly at its stop.
 (3) Parser: good strings and mappings give typed steps; bad ones name the file, the key path
     with the step index, the text and the allowed forms.
 MPI: the cycle on 2 ranks equals the serial history; a run stopped mid-protocol and resumed
@@ -140,10 +141,13 @@ ALLOWED = "allowed forms: 'charge RATE to soc X'"
         ("[]", "lithiation.steps", ["at least 1 item"]),
     ],
 )
-def test_bad_steps_name_file_key_text_and_forms(steps: str, where: str, expected: list[str]) -> None:
+def test_bad_steps_name_file_key_text_and_forms(
+    steps: str, where: str, expected: list[str]
+) -> None:
     with pytest.raises(CaseError) as info:
         lithiation_of(f"{{mode: protocol, dt: 60, steps: {steps}}}")
-    lines = [line for line in str(info.value).splitlines() if line.startswith(f"{CYCLE}: {where}: ")]
+    prefix = f"{CYCLE}: {where}: "
+    lines = [line for line in str(info.value).splitlines() if line.startswith(prefix)]
     assert len(lines) == 1, str(info.value)
     message = lines[0]
     for part in expected:
@@ -153,12 +157,12 @@ def test_bad_steps_name_file_key_text_and_forms(steps: str, where: str, expected
 def test_time_stepping_must_be_resolvable() -> None:
     for lith, expected in [
         ("{mode: protocol, steps: ['rest 1 h']}", "no time stepping"),
-        ("{mode: protocol, steps_per_step: 4, steps: ['hold theta 0.5 to soc 0.2']}", "no known duration"),
+        ("{mode: protocol, steps_per_step: 4, steps: ['hold theta 0.5 to soc 0.2']}", "no known"),
         ("{mode: protocol, dt: 1, steps_per_step: 4, steps: ['rest 1 h']}", "at most one"),
     ]:
         with pytest.raises(CaseError, match=expected):
             lithiation_of(lith)
-    with pytest.raises(CaseError, match="lithiation.mode 'protocol' needs model 'transport-sm"):
+    with pytest.raises(CaseError, match=r"lithiation\.mode 'protocol' needs model 'transport-sm"):
         load_case(
             ROOT / "tests" / "cases" / "tiny_rve.yaml",
             ["lithiation={mode: protocol, dt: 1, steps: ['rest 1 h']}"],

@@ -94,6 +94,30 @@ class LithiationTarget(Protocol):
         """∫θ dV / V_a (-) over the active materials (collective)."""
 
 
+def resume_state(meta: dict[str, Any], protocol: ProtocolLithiation) -> dict[str, Any]:
+    """The driver state of a checkpoint ``meta``.
+
+    Checkpoints written before protocols existed (galvanostatic runs: ``time_s`` and
+    ``next_dt_s``, no ``protocol`` entry) are the one-step protocol at the checkpoint step.
+    """
+    if "protocol" in meta:
+        return dict(meta["protocol"])
+    (only,) = protocol.steps
+    rate = c_rate_theta_rate(only)
+    assert rate is not None
+    t = float(meta["time_s"])
+    return {
+        "step": int(meta["step"]),
+        "time_s": t,
+        "soc_charge": protocol.soc_start + rate * t,
+        "index": 0,
+        "window_start_s": 0.0,
+        "window_soc_charge": protocol.soc_start,
+        "local_step": int(meta["step"]),
+        "next_dt_s": float(meta["next_dt_s"]),
+    }
+
+
 @dataclass(frozen=True)
 class StepRecord:
     """One accepted time step: what the history records about the protocol."""

@@ -32,7 +32,7 @@ from solver.physics.mechanics import ElasticityProblem
 from solver.physics.supports import supports_for
 from solver.physics.transport import FARADAY, TransportProblem
 from solver.protocol import ProtocolLithiation
-from solver.protocol_driver import KIND_CODES, ProtocolDriver, StepRecord
+from solver.protocol_driver import KIND_CODES, ProtocolDriver, StepRecord, resume_state
 from solver.run import (
     check_interfaces,
     fields_path,
@@ -87,7 +87,7 @@ def transport_time_loop(
         protocol,
         case.solver.adaptive,
         transport,
-        resume.meta["protocol"] if resume else None,
+        resume_state(resume.meta, protocol) if resume else None,
         where=f"{case_path}: lithiation",
     )
     stats = bundle.stats

@@ -39,7 +39,7 @@ from solver.errors import CaseError
 from solver.materials import LIBRARY
 from solver.physics.transport import FARADAY, TransportProblem
 from solver.protocol import ChargeStep, DischargeStep, HoldStep, ProtocolLithiation, RestStep
-from solver.protocol_driver import KIND_CODES, ProtocolDriver
+from solver.protocol_driver import KIND_CODES, ProtocolDriver, resume_state
 from solver.stepping import StepControl, Window
 from tests.conftest import ROOT, ssbmech
 from tests.geometries import CORE, sphere_octant
@@ -363,3 +363,15 @@ def test_restart_mid_protocol_equals_uninterrupted_run(tmp_path: Path) -> None:
     out = restart_and_compare(CYCLE, sets, tmp_path, signal.SIGTERM, ranks=2, after_rows=12)
     h = history(out)
     assert list(np.unique(h["protocol_step"])) == [0, 1, 2, 3]
+
+
+def test_checkpoints_from_before_protocols_resume(octant: MeshBundle) -> None:
+    lith = load_case(ROOT / "tests" / "cases" / "tiny_sphere_transport.yaml").lithiation
+    one = lith.as_protocol()  # type: ignore[union-attr]
+    driver = ProtocolDriver(one, None, sphere_problem(octant, 0.0))
+    driver.advance()
+    driver.advance()
+    legacy = {"step": 2, "time_s": driver.time, "next_dt_s": driver.control.dt}
+    state = resume_state(legacy, one)
+    assert state == pytest.approx(driver.state(), rel=1e-15)
+    assert resume_state({"protocol": state, **legacy}, one) == state

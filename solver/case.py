@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
 import types
 import typing
 from pathlib import Path
@@ -33,27 +32,8 @@ from meshes.errors import GeometryError
 from meshes.geometry import GeometrySpec
 from solver.errors import CaseError
 from solver.materials import Material, material_data
+from solver.protocol import SOC, CRate, ProtocolLithiation, one_step_protocol
 from solver.units import Diffusivity, Pressure, Stiffness, Temperature, Time
-
-SOC = Annotated[float, Field(ge=0, le=1)]
-
-
-def _parse_c_rate(value: Any) -> Any:
-    """Accept 1.0 (h-1), "1C", "0.5 C" or "C/10"."""
-    if isinstance(value, str):
-        text = value.replace(" ", "")
-        match = re.fullmatch(r"C/([0-9.eE+-]+)", text)
-        if match:
-            return 1.0 / float(match.group(1))
-        match = re.fullmatch(r"([0-9.eE+-]+)C", text)
-        if match:
-            return float(match.group(1))
-        raise ValueError(f"cannot read C-rate {value!r}: use a number (per hour), '1C' or 'C/10'")
-    return value
-
-
-CRate = Annotated[float, BeforeValidator(_parse_c_rate), Field(gt=0)]
-"""C-rate (h-1): 1C lithiates from SOC 0 to 1 in one hour."""
 
 
 def _material_entry(value: Any) -> Any:
@@ -100,7 +80,8 @@ class GalvanostaticLithiation(_Frozen):
     volume changes by Δθ = 1 in 1/C-rate hours: j = (C/3600 s) c_max V_active / A_active
     (mol m-2 s-1), current density i = F j. Lithiation if soc_end > soc_start, else
     delithiation. The run stops when the charge passed reaches soc_end, after ``steps`` equal
-    steps or steps of ``dt`` (the last one shortened to end exactly at soc_end).
+    steps or steps of ``dt`` (the last one shortened to end exactly at soc_end). It runs as a
+    protocol of one charge (discharge) step (``as_protocol``; solver/protocol.py).
     """
 
     mode: Literal["galvanostatic"]
@@ -136,6 +117,10 @@ class GalvanostaticLithiation(_Frozen):
         n = max(1, math.ceil(self.duration / self.dt - 1e-9))
         return [min(k * self.dt, self.duration) for k in range(n + 1)]
 
+    def as_protocol(self) -> ProtocolLithiation:
+        """The same lithiation as a protocol of one charge (discharge) step to soc_end."""
+        return one_step_protocol(self.soc_start, self.soc_end, self.c_rate, self.steps, self.dt)
+
 
 def _lithiation_mode(value: Any) -> str:
     """Union tag of a lithiation entry: its ``mode`` ('uniform' when absent)."""
@@ -146,11 +131,12 @@ def _lithiation_mode(value: Any) -> str:
 
 AnyLithiation = Annotated[
     Annotated[Lithiation, Tag("uniform")]
-    | Annotated[GalvanostaticLithiation, Tag("galvanostatic")],
+    | Annotated[GalvanostaticLithiation, Tag("galvanostatic")]
+    | Annotated[ProtocolLithiation, Tag("protocol")],
     Discriminator(
         _lithiation_mode,
         custom_error_type="lithiation_mode",
-        custom_error_message="unknown mode; allowed: 'uniform', 'galvanostatic'",
+        custom_error_message="unknown mode; allowed: 'uniform', 'galvanostatic', 'protocol'",
     ),
 ]
 
@@ -227,12 +213,13 @@ class Loading(_Frozen):
 class Adaptive(_Frozen):
     """Adaptive time steps of model ``transport-small`` (solver/stepping.py).
 
-    The first step is ``lithiation.dt`` (or the duration / ``lithiation.steps``). A step whose
+    The first step is ``lithiation.dt`` (or the duration / ``lithiation.steps``; in a protocol,
+    the first Δt of each protocol step, see solver.protocol.ProtocolLithiation). A step whose
     transport Newton solve converged in at most ``easy_newton`` iterations, without cut-back,
     multiplies the next Δt by ``grow`` (capped at ``dt_max`` (s), if given); a failed solve is
     retried from the last accepted state with Δt·``cut``; after ``max_cutbacks`` cut-backs in
     one step the run fails (SolverError, exit 3). The last step is shortened to end exactly
-    at soc_end.
+    at soc_end (at the stop of each protocol step).
     """
 
     grow: Annotated[float, Field(gt=1)] = 1.5
@@ -380,9 +367,10 @@ class Case(_Frozen):
                 f"model 'transport-small' does not support the 2D geometry "
                 f"{self.geometry.kind!r} yet; use model 'uniform-small'"
             )
-        if mode != "galvanostatic":
+        if mode not in ("galvanostatic", "protocol"):
             raise ValueError(
-                f"model 'transport-small' takes lithiation.mode 'galvanostatic', not {mode!r}"
+                f"model 'transport-small' takes lithiation.mode 'galvanostatic' or 'protocol', "
+                f"not {mode!r}"
             )
         for region, m in self.materials.items():
             if m.active and m.max_concentration is None:

@@ -1,14 +1,18 @@
 """The time loop of the ``transport-small`` model: diffuse, solve mechanics, derive, write.
 
 Step 0 is the initial state (θ = soc_start in the active materials). Each step k ≥ 1 advances
-θ by Δt_k with the galvanostatic flux (solver/physics/transport.py), then solves elastic
-equilibrium with the eigenstrain β(θ(x)) (one-way coupling: the stress does not act back on
-the diffusion). With ``transport.stress_coupling`` θ, u and the projected σ_h are solved
-together in one Newton step instead (solver/physics/coupled_transport.py) and the mechanics
-state comes from that solve. History per step: ``soc`` is the volume-average θ of
-the active materials, ``soc_charge`` the SOC from the charge passed (they agree to the solver
-tolerance: mass balance), ``theta_min``/``theta_max`` (nodal) and ``theta_surface_mean``
-(area-average on the active surfaces).
+θ by Δt_k under the surface condition of the current protocol step (solver/protocol_driver.py;
+a galvanostatic lithiation is a protocol of one charge step; flux or hold:
+solver/physics/transport.py), then solves elastic equilibrium with the eigenstrain β(θ(x))
+(one-way coupling: the stress does not act back on the diffusion). With
+``transport.stress_coupling`` θ, u and the projected σ_h are solved together in one Newton
+step instead (solver/physics/coupled_transport.py) and the mechanics state comes from that
+solve. History per step: ``soc`` is the volume-average θ of the active materials,
+``soc_charge`` the SOC from the charge passed (they agree to the solver tolerance: mass
+balance), ``theta_min``/``theta_max`` (nodal), ``theta_surface_mean`` (area-average on the
+active surfaces), ``protocol_step`` (index into lithiation.steps), ``protocol_kind`` (charge 1,
+discharge −1, rest 0, hold 2) and ``current_density_A_m2`` (applied i = F j, positive for
+lithiation; for a hold from the mass change over the step).
 """
 
 from __future__ import annotations
@@ -24,12 +28,14 @@ from mpi4py import MPI
 from solver.case import Case, GalvanostaticLithiation, Transport
 from solver.checkpoint import Checkpoint, Checkpoints
 from solver.derived import DerivedFields
-from solver.errors import RunInterrupted, SolverError
+from solver.errors import RunInterrupted
 from solver.extremes import RunExtremes
 from solver.physics.coupled_transport import CoupledTransportProblem
 from solver.physics.mechanics import ElasticityProblem
 from solver.physics.supports import supports_for
-from solver.physics.transport import TransportProblem
+from solver.physics.transport import FARADAY, TransportProblem
+from solver.protocol import ProtocolLithiation
+from solver.protocol_driver import KIND_CODES, ProtocolDriver, StepRecord, resume_state
 from solver.run import (
     check_interfaces,
     fields_path,
@@ -38,7 +44,6 @@ from solver.run import (
     mesh_summary,
     resume_meta,
 )
-from solver.stepping import StepControl
 from solver.writers import FieldWriter, HistoryWriter
 
 log = logging.getLogger("ssbmech")
@@ -58,10 +63,13 @@ def transport_time_loop(
 
     ``stop_if_signalled`` is called after every step (collective: raises RunInterrupted on
     every rank once a stop signal arrived). ``resume``: continue after its step (θ restored).
-    Time steps: solver/stepping.py (fixed, or adaptive with cut-backs).
+    Time steps: solver/protocol_driver.py and solver/stepping.py (fixed, or adaptive with
+    cut-backs).
     """
     lith, settings = case.lithiation, case.transport
-    assert isinstance(lith, GalvanostaticLithiation) and isinstance(settings, Transport)
+    assert isinstance(lith, GalvanostaticLithiation | ProtocolLithiation)
+    assert isinstance(settings, Transport)
+    protocol = lith.as_protocol() if isinstance(lith, GalvanostaticLithiation) else lith
     log.info("case %s: building geometry and mesh", case.name)
     bundle = mesh_for_run(comm, case, case_path, out, resume)
     t_mesh = time.perf_counter()
@@ -78,18 +86,28 @@ def transport_time_loop(
             case.solver,
             mechanics,
             case.active_surfaces,
-            lith.soc_start,
-            lith.theta_rate,
+            protocol.soc_start,
+            0.0,
         )
     else:
         transport = TransportProblem(
-            bundle, materials, settings, case.active_surfaces, lith.soc_start, lith.theta_rate
+            bundle, materials, settings, case.active_surfaces, protocol.soc_start, 0.0
         )
     check_interfaces(case, case_path, bundle)
     derived = DerivedFields(mechanics, case.crack_risk, case.active_surfaces)
     extremes = RunExtremes(resume.meta["extremes"] if resume else None)
     if resume is not None:
         mechanics.restore_reference_state(resume.meta["mechanics"])
+        resume.restore("theta", transport.theta)
+        if isinstance(transport, CoupledTransportProblem):
+            transport.equilibrate()  # u and σ_h of the restored θ
+    driver = ProtocolDriver(
+        protocol,
+        case.solver.adaptive,
+        transport,
+        resume_state(resume.meta, protocol) if resume else None,
+        where=f"{case_path}: lithiation",
+    )
     stats = bundle.stats
     summary.update(
         dofs=mechanics.num_dofs,
@@ -104,6 +122,8 @@ def transport_time_loop(
             "flux_mol_m2_s": transport.flux,
             "current_density_A_m2": transport.current_density,
             "stress_coupling": settings.stress_coupling,
+            "current_density_1C_A_m2": driver.flux(1.0 / 3600.0) * FARADAY,
+            "protocol": protocol.describe(),
         },
     )
     log.info(
@@ -122,19 +142,12 @@ def transport_time_loop(
     checkpoints = Checkpoints(
         comm, out, case.output.checkpoint_every, nodal={"theta": transport.theta}
     )
-    control = StepControl(lith, case.solver.adaptive)
-    if resume is not None:
-        resume.restore("theta", transport.theta)
-        if isinstance(transport, CoupledTransportProblem):
-            transport.equilibrate()  # u and σ_h of the restored θ
-        m = resume.meta
-        control = StepControl(lith, case.solver.adaptive, resume.step, m["time_s"], m["next_dt_s"])
     solve_time, maxima = 0.0, {}
 
-    def record(dt: float, newton: int) -> None:
+    def record(taken: StepRecord) -> None:
         """Mechanics, derived fields, history row, fields, checkpoint of the accepted step."""
         nonlocal solve_time, maxima
-        step, t = control.step, control.time
+        step, t, dt, newton = driver.step, driver.time, taken.dt, taken.newton_iterations
         tic = time.perf_counter()
         if isinstance(transport, CoupledTransportProblem):
             state = transport.mechanics_state()  # u and θ already handed to the mechanics
@@ -151,7 +164,7 @@ def transport_time_loop(
         row = {
             "time_s": t,
             "soc": soc,
-            "soc_charge": lith.soc_start + lith.theta_rate * t,
+            "soc_charge": taken.soc_charge,
             "stack_pressure_Pa": state.stack_pressure,
             "stack_strain": state.top_displacement / case.geometry.stack_height,
             **aggregates,
@@ -161,9 +174,12 @@ def transport_time_loop(
             "newton_iterations": newton,
             "krylov_iterations": state.krylov_iterations,
             "dt_s": dt,
+            "protocol_step": taken.index,
+            "protocol_kind": KIND_CODES[taken.kind],
+            "current_density_A_m2": taken.current_density,
         }
         history.write(row)
-        if step % case.output.fields_every == 0 or control.done:
+        if step % case.output.fields_every == 0 or driver.done:
             fields.write(t)
         maxima = aggregates
         sigma1 = max(v for k, v in aggregates.items() if k.startswith("max_principal_Pa_"))
@@ -171,7 +187,7 @@ def transport_time_loop(
             "step %3d/%s  t %9.1f s  dt %8.2f s  SOC %.4f  θ %.3f–%.3f  Newton %d  "
             "max σ1 %8.1f MPa",
             step,
-            control.total_steps or "?",
+            driver.total_steps or "?",
             t,
             dt,
             soc,
@@ -185,28 +201,21 @@ def transport_time_loop(
             summary,
             bundle,
             time_s=t,
-            next_dt_s=control.dt,
+            protocol=driver.state(),
             extremes=extremes.as_dict(),
             mechanics=mechanics.reference_state(),
         )
-        checkpoints.step_done(step, meta, last=control.done)
+        checkpoints.step_done(step, meta, last=driver.done)
         stop_if_signalled()  # collective: every rank stops at the same step
 
     try:
-        if resume is None:
-            record(0.0, 0)  # step 0: the initial state
-        while not control.done:
-            dt = control.next_time() - control.time
+        if resume is None:  # step 0: the initial state
+            record(StepRecord(0.0, 0, 0, driver.current.kind, 0.0, protocol.soc_start))
+        while not driver.done:
             tic = time.perf_counter()
-            try:
-                newton = transport.step(dt).newton_iterations
-            except SolverError as exc:  # θ is back at the last accepted state
-                solve_time += time.perf_counter() - tic
-                control.cut_back(exc)
-                continue
+            taken = driver.advance()
             solve_time += time.perf_counter() - tic
-            control.accept(newton)
-            record(dt, newton)
+            record(taken)
     except RunInterrupted:
         checkpoints.flush()  # every rank stopped at the same step boundary
         raise
@@ -215,4 +224,4 @@ def transport_time_loop(
         history.close()
     t_end = time.perf_counter()
     finish_summary(comm, summary, maxima, (t_start, t_mesh, t_end), solve_time, mechanics.timings)
-    log.info("done: %d steps in %.1f s", control.step, t_end - t_start)
+    log.info("done: %d steps in %.1f s", driver.step, t_end - t_start)

@@ -98,3 +98,5 @@ Temperature = Annotated[float, BeforeValidator(to_kelvin)]
 """Absolute temperature (K); "25 degC" is converted to 298.15 K."""
 SurfaceEnergy = Annotated[float, _quantity("[mass] / [time] ** 2", "8.5 J/m**2")]
 """Fracture energy / energy per area (J m-2)."""
+CurrentDensity = Annotated[float, _quantity("[current] / [length] ** 2", "2 A/m^2")]
+"""Electric current density (A m-2)."""

@@ -10,9 +10,9 @@ import h5py
 import numpy as np
 import pytest
 
-from solver.case import Adaptive, GalvanostaticLithiation, load_case
+from solver.case import Adaptive, load_case
 from solver.errors import CaseError, SolverError
-from solver.stepping import StepControl
+from solver.stepping import StepControl, Window
 from tests.conftest import ROOT, TINY_CASE, ssbmech
 
 TRANSPORT_CASE = ROOT / "tests" / "cases" / "tiny_sphere_transport.yaml"
@@ -70,8 +70,8 @@ def test_failures_cut_back_then_give_up_with_exit_3(tmp_path: Path) -> None:
         assert json.loads(str(cp["meta"]))["step"] == accepted - 1
 
 
-def lithiation(**kw: float) -> GalvanostaticLithiation:
-    return GalvanostaticLithiation(mode="galvanostatic", soc_end=0.1, **kw)  # 360 s at 1C
+def lithiation(dt: float | None = None, steps: int | None = None) -> Window:
+    return Window(0.0, 360.0, dt=dt, steps=steps)  # SOC 0 → 0.1 at 1C
 
 
 def test_step_control_grows_caps_and_shortens_the_last_step() -> None:

@@ -245,6 +245,13 @@ class CoupledTransportProblem:
             local.set(0.0)
             local.array[self._map_theta] = w_local.array / L**3
         self._problem = _FluxProblem(F, self.state, bcs, load)
+        self._free_bcs = bcs
+        with self._w.localForm() as w_local:  # θ DOFs on the active surfaces (owned and ghost)
+            surface_dofs = np.flatnonzero(w_local.array > 0).astype(np.int32)
+        self._theta_hold = fem.Constant(mesh, PETSc.ScalarType(0.0))
+        self._hold_bc = fem.dirichletbc(
+            self._theta_hold, self._map_theta[surface_dofs], self.W.sub(1)
+        )
         self._flux_theta = self.flux / c_max  # m s-1
 
         self.increments: list[float] = []
@@ -314,6 +321,28 @@ class CoupledTransportProblem:
         self.increments.append(dx.norm())
         x.axpy(-1.0, dx)
 
+    def set_flux(self, flux: float) -> None:
+        """Uniform inward flux j = ``flux`` (mol m-2 s-1) on the active surfaces from now on.
+
+        Ends a hold (``hold_surface``); ``flux`` 0 is a rest (protocol interface,
+        solver/protocol_driver.py).
+        """
+        self.flux = flux
+        self.current_density = FARADAY * flux
+        self._flux_theta = flux / self.c_max
+        self._problem.bcs = self._free_bcs
+
+    def hold_surface(self, theta: float) -> None:
+        """Hold θ = ``theta`` (-) on the active-surface DOFs (potentiostatic) until ``set_flux``."""
+        self._theta_hold.value = theta
+        self.set_flux(0.0)
+        self._problem.bcs = [*self._free_bcs, self._hold_bc]
+
+    def reject_step(self) -> None:
+        """Return (u, θ, s) to the state before the last ``step`` (event detection redoes it)."""
+        self.state.x.array[:] = self._before
+        self._publish()
+
     def _solve(self, dt: float) -> TransportStep:
         """One Newton solve from θ_n = ``theta`` over ``dt`` (s); restore and raise on failure."""
         previous = self.state.x.array.copy()
@@ -332,13 +361,18 @@ class CoupledTransportProblem:
                 "steps or adjust transport.petsc_options"
             )
         self.state.x.scatter_forward()
+        self._before = previous
+        self._publish()
+        self.last_step = TransportStep(int(its), int(ksp.getIterationNumber()))
+        return self.last_step
+
+    def _publish(self) -> None:
+        """Copy θ and u of ``state`` to ``theta`` and to the mechanics problem."""
         self.theta.x.array[:] = self.state.x.array[self._map_theta]
         self._u.x.array[:] = self.length_scale * self.state.x.array[self._map_u]
         self.mechanics.u.interpolate(self._u)
         self.mechanics.theta.interpolate(self.theta)
         self.mechanics.update_lithiation()
-        self.last_step = TransportStep(int(its), int(ksp.getIterationNumber()))
-        return self.last_step
 
     def equilibrate(self) -> TransportStep:
         """Solve for u and s at the current ``theta`` (no time passes; e.g. after a restart)."""

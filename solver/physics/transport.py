@@ -6,7 +6,8 @@ Unknown θ = c/c_max (-), c per reference volume (mol m-3). In the active cells 
 
 (Fick; one-way coupling: the mechanics reads θ, the stress does not drive the flux). On the
 active surfaces S the inward flux is uniform, −J·n = j (mol m-2 s-1), and zero on every other
-boundary of Ω_a. Backward Euler, weak form
+boundary of Ω_a; or, during a potentiostatic hold (``hold_surface``), θ = θ_s on the DOFs of S
+(Dirichlet) instead of the flux. Backward Euler, weak form
 (m³; v P1 test functions):
 
     ∫_a (θ − θ_n) v dx + Δt ∫_a D(θ) ∇θ·∇v dx − Δt (j/c_max) ∫_S v dA = 0
@@ -98,8 +99,11 @@ class TransportProblem:
     """θ in the active materials, advanced by ``step(dt)``; ``theta`` is P1 on the whole mesh.
 
     ``theta_rate`` (s-1) is dSOC/dt of the applied current (positive: lithiation): the
-    inward flux is j = theta_rate c_max V_a / A_S (mol m-2 s-1). ``source``: optional
-    volumetric source s (s-1) of the θ equation (see module docstring; verification only).
+    inward flux is j = theta_rate c_max V_a / A_S (mol m-2 s-1). Protocols change the surface
+    condition between steps with ``set_flux`` / ``hold_surface`` and redo a step after
+    ``reject_step`` (the interface solver/protocol_driver.py ``LithiationTarget``).
+    ``source``: optional volumetric source s (s-1) of the θ equation (see module docstring;
+    verification only).
     """
 
     def __init__(
@@ -137,6 +141,10 @@ class TransportProblem:
         self.dx = ufl.Measure("dx", domain=mesh, subdomain_data=bundle.cell_tags)(tags)
 
         self._w = surface_load(self.V, bundle, active_surfaces)
+        with self._w.localForm() as w_local:  # owned and ghost DOFs on the active surfaces
+            surface_dofs = np.flatnonzero(w_local.array > 0).astype(np.int32)
+        self._theta_hold = fem.Constant(mesh, PETSc.ScalarType(0.0))
+        self._hold_bc = fem.dirichletbc(self._theta_hold, surface_dofs, self.V)
         self.surface_area = self._w.sum()
         """A_S (m²): area of the active surfaces."""
         self.volume = self._allsum(fem.assemble_scalar(fem.form(1.0 * self.dx)))
@@ -158,6 +166,7 @@ class TransportProblem:
         if source is not None:
             F -= self._dt * source * v * self.dx
         self._problem = _FluxProblem(F, theta, bcs, self._w)
+        self._free_bcs = bcs
         self._flux_theta = self.flux / c_max  # m s-1
         self.solver = NewtonSolver(self.comm, self._problem)
         self.solver.convergence_criterion = "incremental"
@@ -189,6 +198,30 @@ class TransportProblem:
                 "transport.petsc_options"
             )
         return TransportStep(int(its), int(ksp.getIterationNumber()))
+
+    def set_flux(self, flux: float) -> None:
+        """Uniform inward flux j = ``flux`` (mol m-2 s-1) on the active surfaces from now on.
+
+        Ends a hold (``hold_surface``); ``flux`` 0 is a rest.
+        """
+        self.flux = flux
+        self.current_density = FARADAY * flux
+        self._flux_theta = flux / self.c_max
+        self._problem.bcs = self._free_bcs
+
+    def hold_surface(self, theta: float) -> None:
+        """Hold θ = ``theta`` (-) on every DOF of the active surfaces (potentiostatic).
+
+        A Dirichlet condition replaces the flux until ``set_flux``; the current then follows
+        from the mass change (solver/protocol_driver.py).
+        """
+        self._theta_hold.value = theta
+        self.set_flux(0.0)
+        self._problem.bcs = [*self._free_bcs, self._hold_bc]
+
+    def reject_step(self) -> None:
+        """Return θ to the state before the last ``step`` (event detection redoes a step)."""
+        self.theta.x.array[:] = self._theta_n.x.array
 
     def soc(self) -> float:
         """Volume-average θ (-) over the active materials."""

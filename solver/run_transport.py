@@ -103,7 +103,7 @@ def transport_time_loop(
         comm, out / "history.csv", keep_rows=resume.step + 1 if resume else None
     )
     checkpoints = Checkpoints(
-        comm, out, case.output.checkpoint_every, nodal={"theta": transport.theta}
+        comm, out, case.output.checkpoint_every, fields={"theta": transport.theta}
     )
     control = StepControl(lith, case.solver.adaptive)
     if resume is not None:

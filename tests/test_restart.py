@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 
 from postprocess.reader import read_run
+from solver.checkpoint import match_points
 from tests.conftest import ROOT, TINY_CASE, clean_env, ssbmech
 
 TRANSPORT_CASE = ROOT / "tests" / "cases" / "tiny_sphere_transport.yaml"
@@ -170,6 +171,20 @@ def test_finite_plastic_restart_equals_uninterrupted_run(tmp_path: Path) -> None
 
 def test_finite_plastic_restart_on_one_rank_from_two(tmp_path: Path) -> None:
     restart_and_compare(FINITE_CASE, FINITE, tmp_path, signal.SIGTERM, start_ranks=2, rtol=1e-7)
+
+
+def test_points_match_across_bin_boundaries() -> None:
+    # mid-box nodes sit on a grid-bin boundary (2^21 − 1 levels): DOF coordinates pushed
+    # forward on another partition may round to either neighbouring bin
+    rng = np.random.default_rng(1)
+    stored = np.vstack([np.full((1, 3), 0.5e-6), rng.random((200, 3)) * 1e-6, [[0, 0, 0]]])
+    stored[-1] = 1e-6
+    perm = rng.permutation(len(stored))
+    x = stored[perm] * (1 + 2e-16 * rng.choice([-1, 1], size=stored.shape))
+    pos, ok = match_points(stored, x)
+    assert ok.all() and np.array_equal(pos, perm)
+    x[0] += 1e-14  # off by more than COORD_RTOL × extent: refused
+    assert not match_points(stored, x)[1][0]
 
 
 def test_restart_refusals_exit_2(tiny_run_dir: Path, tmp_path: Path) -> None:

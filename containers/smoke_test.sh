@@ -13,7 +13,7 @@
 # Environment: SMOKE_SET (space-separated --set overrides), KEEP (keep the run directory).
 set -euo pipefail
 IMAGE=${1:-localhost/ssbmech:latest}
-SMOKE_SET=${SMOKE_SET:-geometry.mesh.size=200nm geometry.mesh.interface_size=70nm lithiation.steps=2}
+SMOKE_SET=${SMOKE_SET:-geometry.mesh.size=200nm geometry.mesh.interface_size=70nm lithiation.steps=1 lithiation.soc_end=0.1}
 CASE=/opt/ssbmech/cases/si_lpscl_rve.yaml
 
 work=$(mktemp -d /var/tmp/ssbmech-smoke.XXXXXX)

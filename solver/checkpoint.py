@@ -2,16 +2,17 @@
 
 One file holds everything a run needs to continue after its last completed step: a JSON
 ``meta`` record (step, time (s), next Δt (s), run extremes, mechanics reference state, mesh
-statistics, summary entries) and, per nodal field (P1, e.g. the Li fraction θ), the values of
-every mesh node with its input index (Gmsh node tag − 1, ``input_global_indices``) and its
-coordinates (m). DOLFINx 0.5 has no function reader: a restart (on any number of ranks)
-re-reads the mesh from ``mesh.xdmf`` (meshes/mesh_xdmf.py; node numbering of that file) and
-maps the values back by node coordinates, so a different mesh is refused instead of silently
-mixed up.
+statistics, summary entries) and, per field, the values of every DOF with its coordinates
+(m): nodal fields (P1 θ, P1/P2 displacement) keyed by their node coordinates, cell-wise
+fields (DG0, scalar such as the plastic strain ε̄_p or tensor such as Cp⁻¹, one value block
+per cell) keyed by the cell midpoints. DOLFINx 0.5 has no function reader: a restart (on any
+number of ranks) re-reads the mesh from ``mesh.xdmf`` (meshes/mesh_xdmf.py) and maps the
+values back by coordinates, so a different mesh is refused instead of silently mixed up.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from dataclasses import dataclass
@@ -34,38 +35,26 @@ def checkpoint_path(run_dir: Path) -> Path:
     return run_dir / CHECKPOINT_DIR / STATE_FILE
 
 
-def p1_input_indices(V: fem.FunctionSpace) -> np.ndarray:
-    """Input node index of every local DOF (owned and ghost) of the P1 space ``V``.
-
-    For P1 on an affine mesh the cell DOFs and the cell geometry nodes share the local
-    ordering, so DOF ``V.dofmap.list[c][i]`` sits on geometry node ``geometry.dofmap[c][i]``.
-    """
-    mesh = V.mesh
-    index_map = V.dofmap.index_map
-    out = np.full(index_map.size_local + index_map.num_ghosts, -1, dtype=np.int64)
-    dofs = V.dofmap.list.array
-    nodes = mesh.geometry.dofmap.array
-    out[dofs] = np.asarray(mesh.geometry.input_global_indices, dtype=np.int64)[nodes]
-    return out
-
-
 def write_checkpoint(
-    comm: MPI.Comm, run_dir: Path, meta: dict[str, Any], nodal: dict[str, fem.Function]
+    comm: MPI.Comm, run_dir: Path, meta: dict[str, Any], fields: dict[str, fem.Function]
 ) -> None:
-    """Gather ``nodal`` (P1 functions) on rank 0 and write them with ``meta`` (collective)."""
+    """Gather ``fields`` on rank 0 and write them with ``meta`` (collective).
+
+    Each field is stored as ``name/values`` (one row of block size values per DOF: 1 for a
+    scalar, 3 for a vector, 9 for a tensor) and ``name/coords`` (DOF coordinates, m: nodes of
+    a Lagrange space, cell midpoints of DG0), owned DOFs only.
+    """
     arrays: dict[str, np.ndarray] = {}
-    for name, f in nodal.items():
+    for name, f in fields.items():
         V = f.function_space
-        owned = V.dofmap.index_map.size_local
+        owned, bs = V.dofmap.index_map.size_local, V.dofmap.index_map_bs
         coords = V.tabulate_dof_coordinates()[:owned]
-        parts = comm.gather((p1_input_indices(V)[:owned], f.x.array[:owned].copy(), coords), root=0)
+        values = f.x.array[: owned * bs].reshape(owned, bs).copy()
+        parts = comm.gather((values, coords), root=0)
         if comm.rank == 0:
             assert parts is not None
-            index = np.concatenate([p[0] for p in parts])
-            order = np.argsort(index)
-            arrays[f"{name}/index"] = index[order]
-            arrays[f"{name}/values"] = np.concatenate([p[1] for p in parts])[order]
-            arrays[f"{name}/coords"] = np.concatenate([p[2] for p in parts])[order]
+            arrays[f"{name}/values"] = np.concatenate([p[0] for p in parts])
+            arrays[f"{name}/coords"] = np.concatenate([p[1] for p in parts])
     if comm.rank == 0:
         path = checkpoint_path(run_dir)
         path.parent.mkdir(exist_ok=True)
@@ -77,7 +66,7 @@ def write_checkpoint(
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """Restart data read back: ``meta`` and the nodal arrays by ``name/index|values|coords``."""
+    """Restart data read back: ``meta`` and the field arrays by ``name/values|coords``."""
 
     meta: dict[str, Any]
     arrays: dict[str, np.ndarray]
@@ -88,36 +77,61 @@ class Checkpoint:
         return int(self.meta["step"])
 
     def restore(self, name: str, f: fem.Function) -> None:
-        """Set the P1 function ``f`` to the stored field ``name``, node by node.
+        """Set ``f`` to the stored field ``name``, DOF by DOF (owned and ghost).
 
-        Nodes are matched by their coordinates (quantised on a 2^21 grid per axis over the
-        mesh extent), so the mesh may come back with another node numbering (re-read from
-        ``mesh.xdmf``) or partition; a mesh that differs is refused.
+        DOFs (nodes, or cell midpoints of DG0) are matched by their coordinates, so the mesh
+        may come back with another numbering (re-read from ``mesh.xdmf``) or partition; a mesh
+        that differs is refused.
         """
+        if f"{name}/values" not in self.arrays:
+            raise CaseError(
+                f"the checkpoint has no field {name!r} (written by an older ssbmech?): start "
+                "the run again"
+            )
         values, coords = self.arrays[f"{name}/values"], self.arrays[f"{name}/coords"]
         V = f.function_space
-        x = V.tabulate_dof_coordinates()
-        lo = coords.min(axis=0) if coords.size else np.zeros(3)
-        extent = float(np.ptp(coords, axis=0).max()) if coords.size else 1.0
-        stored = _coordinate_keys(coords, lo, extent)
-        order = np.argsort(stored)
-        mine = _coordinate_keys(x, lo, extent)
-        pos = np.searchsorted(stored[order], mine)
-        pos[pos >= order.size] = 0
-        pos = order[pos]
-        ok = (stored[pos] == mine) & np.all(np.abs(coords[pos] - x) <= COORD_RTOL * extent, axis=1)
+        bs = V.dofmap.index_map_bs
+        pos, ok = match_points(coords, V.tabulate_dof_coordinates())
         if not V.mesh.comm.allreduce(bool(ok.all()), op=MPI.LAND):
             raise CaseError(
                 f"checkpoint field {name!r} does not match the mesh (mesh.msh changed since the "
                 "checkpoint was written?)"
             )
-        f.x.array[:] = values[pos]
+        f.x.array.reshape(-1, bs)[:] = values.reshape(coords.shape[0], bs)[pos]
 
 
-def _coordinate_keys(x: np.ndarray, lo: np.ndarray, extent: float) -> np.ndarray:
-    """One int64 per point: its coordinates quantised to 21 bits per axis over ``extent``."""
+def match_points(stored: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index into ``stored`` of every point of ``x`` (m), and whether it was found.
+
+    Points are binned on a 2^21 grid per axis over the extent of ``stored``; a point matches a
+    stored one in its own or a neighbouring bin (a coordinate on a bin boundary may round
+    either way: DOF coordinates are pushed forward from the reference cell, not copied) that
+    lies within COORD_RTOL × extent on every axis.
+    """
+    pos, ok = np.zeros(len(x), dtype=np.int64), np.zeros(len(x), dtype=bool)
+    if not len(stored):
+        return pos, ok
+    lo = stored.min(axis=0)
+    extent = max(float(np.ptp(stored, axis=0).max()), 1e-300)
     levels = 2**21 - 1
-    q = np.clip(np.rint((x - lo) / max(extent, 1e-300) * levels), 0, levels).astype(np.int64)
+    keys = _pack(np.rint((stored - lo) / extent * levels).astype(np.int64))
+    order = np.argsort(keys)
+    sorted_keys = keys[order]
+    bins = np.rint((x - lo) / extent * levels).astype(np.int64)
+    for shift in itertools.product((0, -1, 1), repeat=3):
+        todo = np.flatnonzero(~ok)
+        if not todo.size:
+            break
+        key = _pack(np.clip(bins[todo] + np.array(shift), 0, levels))
+        i = np.minimum(np.searchsorted(sorted_keys, key), len(keys) - 1)
+        near = np.all(np.abs(stored[order[i]] - x[todo]) <= COORD_RTOL * extent, axis=1)
+        hit = (sorted_keys[i] == key) & near
+        pos[todo[hit]], ok[todo[hit]] = order[i[hit]], True
+    return pos, ok
+
+
+def _pack(q: np.ndarray) -> np.ndarray:
+    """One int64 per row of 21-bit grid indices (i, j, k)."""
     return (q[:, 0] << 42) | (q[:, 1] << 21) | q[:, 2]
 
 
@@ -147,9 +161,9 @@ class Checkpoints:
     """
 
     def __init__(
-        self, comm: MPI.Comm, run_dir: Path, every: int, nodal: dict[str, fem.Function]
+        self, comm: MPI.Comm, run_dir: Path, every: int, fields: dict[str, fem.Function]
     ) -> None:
-        self._comm, self._run_dir, self._every, self._nodal = comm, run_dir, every, nodal
+        self._comm, self._run_dir, self._every, self._fields = comm, run_dir, every, fields
         self._pending: dict[str, Any] | None = None
 
     def step_done(self, step: int, meta: dict[str, Any], last: bool) -> None:
@@ -161,5 +175,5 @@ class Checkpoints:
     def flush(self) -> None:
         """Write the last completed step unless already written (collective)."""
         if self._pending is not None:
-            write_checkpoint(self._comm, self._run_dir, self._pending, self._nodal)
+            write_checkpoint(self._comm, self._run_dir, self._pending, self._fields)
             self._pending = None

@@ -10,7 +10,8 @@ equilibrium under the loading mode, derived fields, one history row, fields ever
 limit, or SIGINT), so a partial run never looks complete.
 
 Restart data go to ``checkpoint/`` every ``output.checkpoint_every`` steps and at a stop
-signal (solver/checkpoint.py). ``run_case(…, restart=True)`` continues a run directory from
+signal (solver/checkpoint.py; model ``finite`` adds u and the plastic state,
+``restart_fields``). ``run_case(…, restart=True)`` continues a run directory from
 its checkpoint: same case (case.resolved.yaml), mesh re-read from mesh.msh, history.csv cut
 to the checkpoint step and appended, fields of the continuation in
 ``fields_restart<N>.xdmf`` (N-th restart; listed in summary.json ``restarts``).
@@ -103,6 +104,20 @@ def resume_meta(summary: dict[str, Any], bundle: MeshBundle, **state: Any) -> di
     """Checkpoint ``meta`` of a completed step: ``state`` + mesh statistics + summary entries."""
     kept = {k: summary[k] for k in ("steps", "final", "particles") if k in summary}
     return {**state, "mesh_stats": bundle.stats.to_dict(), "summary": kept}
+
+
+def restart_fields(
+    problem: ElasticityProblem | PeriodicElasticityProblem | FiniteStrainProblem,
+) -> dict[str, dolfinx.fem.Function]:
+    """Fields a restart restores so that the run continues exactly as if uninterrupted.
+
+    Finite strain: the displacement u (Newton's initial guess) and the plastic state Cp⁻¹
+    (DG0 tensor) and ε̄_p (DG0), besides ``reference_state()`` in the checkpoint meta. The
+    small-strain problems solve each step from θ alone: none.
+    """
+    if isinstance(problem, FiniteStrainProblem):
+        return {"u": problem.u, "cp_inv": problem.cp_inv, "plastic_strain": problem.plastic_strain}
+    return {}
 
 
 def check_interfaces(case: Case, case_path: Path, bundle: MeshBundle) -> None:
@@ -289,13 +304,11 @@ def _time_loop(
     derived = DerivedFields(problem, case.crack_risk, case.active_surfaces)
     extremes = RunExtremes(resume.meta["extremes"] if resume else None)
     first = 0
+    state_fields = restart_fields(problem)
     if resume is not None:
-        if case.mechanics is not None and case.mechanics.plasticity:
-            raise CaseError(
-                f"{case_path}: run --restart: a finite plastic run cannot be resumed yet (its "
-                "plastic state is not checkpointed); start it again"
-            )
         problem.restore_reference_state(resume.meta["mechanics"])
+        for name, f in state_fields.items():
+            resume.restore(name, f)
         first = resume.step + 1
     stats = bundle.stats
     summary.update(
@@ -313,7 +326,7 @@ def _time_loop(
     )
     fields = FieldWriter(comm, fields_path(out, summary), derived)
     history = HistoryWriter(comm, out / "history.csv", keep_rows=first if resume else None)
-    checkpoints = Checkpoints(comm, out, case.output.checkpoint_every, nodal={})
+    checkpoints = Checkpoints(comm, out, case.output.checkpoint_every, state_fields)
     lith = case.lithiation
     assert isinstance(lith, Lithiation)  # model uniform-small or finite (checked by Case)
     solve_time, maxima = 0.0, {}

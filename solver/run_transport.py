@@ -140,7 +140,7 @@ def transport_time_loop(
         comm, out / "history.csv", keep_rows=resume.step + 1 if resume else None
     )
     checkpoints = Checkpoints(
-        comm, out, case.output.checkpoint_every, nodal={"theta": transport.theta}
+        comm, out, case.output.checkpoint_every, fields={"theta": transport.theta}
     )
     solve_time, maxima = 0.0, {}
 

@@ -33,8 +33,12 @@ def test_default_case_resolves_with_sources() -> None:
     assert si.name == "Si" and si.expansion is not None
     # Li15Si4-like full lithiation: +280 % volume (Obrovac & Krause 2007)
     assert si.expansion.volume_change(1.0) == pytest.approx(2.8)
-    # the default SOC range keeps the chemical strain at a few per cent
-    assert 0.01 < si.chemical_strain(case.lithiation.soc_end) < 0.05
+    # the default lithiates fully, which needs finite strain and plastic flow (P1)
+    assert case.lithiation.soc_start == 0.0 and case.lithiation.soc_end == 1.0
+    assert case.model == "finite" and case.mechanics is not None and case.mechanics.plasticity
+    assert case.solver.degree == 1
+    assert si.flow_stress_at(1.0) == pytest.approx(1.0e9)
+    assert case.materials["matrix"].flow_stress_at(0.0) == pytest.approx(0.6e9)  # H/3
     assert all(m.sources for m in LIBRARY.values())
     assert all(set(m.sources) >= {"E", "nu"} for m in LIBRARY.values())
 

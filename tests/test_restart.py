@@ -6,7 +6,9 @@ and compares history.csv with an uninterrupted run of the same case: every colum
 the iteration counts to rtol 1e-8, with atol 1e-8 of the column's largest magnitude (stress
 columns: of the largest stress, so that a mean stress that is ~0 by equilibrium compares at
 the solver tolerance; the elastic solve after a restart starts from u = 0, not the previous
-step).
+step). A finite-strain plastic run continues from its checkpointed u, Cp⁻¹, ε̄_p, θ and platen
+position; continued on another number of ranks it compares to rtol 1e-7 (GMRES + GAMG
+converge to a partition-dependent iterate within Newton's tolerance).
 """
 
 from __future__ import annotations
@@ -25,9 +27,12 @@ import numpy as np
 import pytest
 
 from postprocess.reader import read_run
+from solver.checkpoint import match_points
 from tests.conftest import ROOT, TINY_CASE, clean_env, ssbmech
 
 TRANSPORT_CASE = ROOT / "tests" / "cases" / "tiny_sphere_transport.yaml"
+FINITE_CASE = ROOT / "tests" / "cases" / "tiny_finite.yaml"  # J2 plasticity, model finite
+FINITE = ["lithiation.soc_end=1.0", "lithiation.steps=12", "output.checkpoint_every=1000"]
 SPRING = ["loading.mode=spring", "loading.spring_stiffness=1e13"]  # platen state is restored
 NOT_COMPARED = {"newton_iterations", "krylov_iterations"}
 
@@ -39,8 +44,10 @@ def history(out: Path) -> dict[str, np.ndarray]:
     return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]} if rows else {}
 
 
-def interrupted_run(case: Path, out: Path, sets: list[str], after_rows: int, sig: int) -> int:
-    """Run ``case`` in the background, send ``sig`` once ``after_rows`` rows exist.
+def interrupted_run(
+    case: Path, out: Path, sets: list[str], after_rows: int, sig: int, ranks: int = 1
+) -> int:
+    """Run ``case`` in the background on ``ranks``, send ``sig`` once ``after_rows`` rows exist.
 
     Returns the step of the checkpoint left behind. SIGTERM: the run stops at the next step
     boundary, status ``interrupted``, checkpoint at the step it stopped after. SIGKILL: status
@@ -50,8 +57,13 @@ def interrupted_run(case: Path, out: Path, sets: list[str], after_rows: int, sig
     cmd = [sys.executable, "-m", "solver.cli", "run", str(case), "--out", str(out)]
     for item in sets:
         cmd += ["--set", item]
+    env = clean_env()
+    if ranks > 1:  # mpirun passes SIGTERM on to every rank and SIGKILLs them after
+        # odls_base_sigkill_timeout (default 1 s, waited out in full; SLURM waits KillWait)
+        cmd = ["mpirun", "-n", str(ranks), *cmd]
+        env["OMPI_MCA_odls_base_sigkill_timeout"] = "8"
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env(), cwd=ROOT
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
     )
     deadline = time.monotonic() + 120
     while not (out / "history.csv").is_file() or len(history(out).get("time_s", ())) < after_rows:
@@ -73,7 +85,7 @@ def interrupted_run(case: Path, out: Path, sets: list[str], after_rows: int, sig
     return step
 
 
-def assert_same_history(resumed: Path, reference: Path) -> None:
+def assert_same_history(resumed: Path, reference: Path, rtol: float = 1e-8) -> None:
     got, want = history(resumed), history(reference)
     assert list(got) == list(want)
     assert len(got["time_s"]) == len(want["time_s"])
@@ -82,7 +94,7 @@ def assert_same_history(resumed: Path, reference: Path) -> None:
         if key in NOT_COMPARED:
             continue
         scale = stress_scale if "_Pa" in key else float(np.abs(want[key]).max())
-        np.testing.assert_allclose(got[key], want[key], rtol=1e-8, atol=1e-8 * scale, err_msg=key)
+        np.testing.assert_allclose(got[key], want[key], rtol=rtol, atol=rtol * scale, err_msg=key)
 
 
 def restart_and_compare(
@@ -93,9 +105,11 @@ def restart_and_compare(
     ranks: int = 1,
     after_rows: int = 3,
     without_msh: bool = False,
+    start_ranks: int = 1,
+    rtol: float = 1e-8,
 ) -> Path:
     out, ref = tmp_path / "run", tmp_path / "ref"
-    stopped_at = interrupted_run(case, out, sets, after_rows, sig)
+    stopped_at = interrupted_run(case, out, sets, after_rows, sig, start_ranks)
     if without_msh:  # the restart reads the partitioned mesh.xdmf, not Gmsh's mesh.msh
         (out / "mesh.msh").unlink()
     previous = json.loads((out / "summary.json").read_text())["status"]
@@ -104,7 +118,7 @@ def restart_and_compare(
     for item in sets:
         args += ["--set", item]
     ssbmech(*args)
-    assert_same_history(out, ref)
+    assert_same_history(out, ref, rtol)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "complete" and "error" not in summary
     (restart,) = summary["restarts"]
@@ -142,6 +156,37 @@ def test_transport_restart_on_two_ranks_from_a_serial_checkpoint(tmp_path: Path)
     np.testing.assert_allclose(
         grid["max_principal"], grid_ref["max_principal"], rtol=1e-6, atol=1e3
     )
+
+
+def test_finite_plastic_restart_equals_uninterrupted_run(tmp_path: Path) -> None:
+    # spring platen: the secant starts from the checkpointed platen position
+    out = restart_and_compare(FINITE_CASE, [*FINITE, *SPRING], tmp_path, signal.SIGTERM)
+    history_rows = history(out)
+    assert history_rows["max_yield_index_Li6PS5Cl"][-1] == pytest.approx(1.0, abs=0.01)
+    with np.load(out / "checkpoint" / "state.npz") as cp:  # DG0: one row per cell
+        assert cp["cp_inv/values"].shape[1] == 9
+        assert cp["cp_inv/values"].shape[0] == cp["plastic_strain/values"].shape[0]
+        assert cp["plastic_strain/values"].max() > 0.1
+
+
+def test_finite_plastic_restart_on_one_rank_from_two(tmp_path: Path) -> None:
+    # more, shorter steps: mpirun passes SIGTERM on with a delay of up to ~1 s
+    sets = [*FINITE, "lithiation.steps=40"]
+    restart_and_compare(FINITE_CASE, sets, tmp_path, signal.SIGTERM, start_ranks=2, rtol=1e-7)
+
+
+def test_points_match_across_bin_boundaries() -> None:
+    # mid-box nodes sit on a grid-bin boundary (2^21 − 1 levels): DOF coordinates pushed
+    # forward on another partition may round to either neighbouring bin
+    rng = np.random.default_rng(1)
+    stored = np.vstack([np.full((1, 3), 0.5e-6), rng.random((200, 3)) * 1e-6, [[0, 0, 0]]])
+    stored[-1] = 1e-6
+    perm = rng.permutation(len(stored))
+    x = stored[perm] * (1 + 2e-16 * rng.choice([-1, 1], size=stored.shape))
+    pos, ok = match_points(stored, x)
+    assert ok.all() and np.array_equal(pos, perm)
+    x[0] += 1e-14  # off by more than COORD_RTOL × extent: refused
+    assert not match_points(stored, x)[1][0]
 
 
 def test_restart_refusals_exit_2(tiny_run_dir: Path, tmp_path: Path) -> None:

@@ -119,7 +119,12 @@ def test_mpi_history_matches_serial(tiny_run_dir: Path, tmp_path: Path) -> None:
 
 
 COARSE = {  # per bundled case: overrides that make it run in seconds (one step, coarse mesh)
-    "si_lpscl_rve": ["geometry.mesh.size=0.2 um", "geometry.mesh.interface_size=0.08 um"],
+    # finite strain + plasticity: one Newton-solved step to SOC 0.1 (the full run: make demo)
+    "si_lpscl_rve": [
+        "geometry.mesh.size=0.2 um",
+        "geometry.mesh.interface_size=0.08 um",
+        "lithiation.soc_end=0.1",
+    ],
     "si_lpscl_rve_2d": ["geometry.mesh.size=0.2 um", "geometry.mesh.interface_size=0.05 um"],
     "usi_li3ps4_75MPa": [
         "geometry.box=[5 um, 5 um, 5 um]",

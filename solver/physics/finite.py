@@ -290,11 +290,21 @@ class FiniteStrainProblem:
         self.newton.atol = self.options.newton_rtol * 1e-3 * self._e_max * volume ** (2.0 / 3.0)
 
     def reference_state(self) -> dict[str, float | None]:
-        """What a restart needs besides θ: the platen position that carried the preload (m)."""
-        return {"platen_w0": self._w0}
+        """What a restart needs besides the fields u, Cp⁻¹ and ε̄_p (checkpointed as fields).
+
+        The θ (-) the next solve steps from, the platen position (m; the secant's start) and
+        the one that carried the preload (m, None before the first solve).
+        """
+        return {
+            "theta": self._theta_now,
+            "platen_w": self._platen.value.item(),
+            "platen_w0": self._w0,
+        }
 
     def restore_reference_state(self, state: dict[str, float | None]) -> None:
-        """Restore ``reference_state()`` (the plastic state is not checkpointed: elastic only)."""
+        """Continue from ``reference_state()`` (with u, Cp⁻¹ and ε̄_p restored by the caller)."""
+        self._theta_now = state.get("theta") or 0.0
+        self._platen.value = state.get("platen_w") or 0.0
         self._w0 = state.get("platen_w0")
 
     def solve(self, theta: float) -> MechanicsState:

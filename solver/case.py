@@ -32,8 +32,17 @@ from meshes import geometry
 from meshes.errors import GeometryError
 from meshes.geometry import GeometrySpec
 from solver.errors import CaseError
+from solver.free_energy import CRITICAL_CHI, R_GAS, binodal
 from solver.materials import Material, material_data
-from solver.units import Diffusivity, Pressure, Stiffness, Time
+from solver.units import (
+    Diffusivity,
+    GradientEnergy,
+    MolarEnergy,
+    Pressure,
+    Stiffness,
+    Temperature,
+    Time,
+)
 
 SOC = Annotated[float, Field(ge=0, le=1)]
 
@@ -170,6 +179,58 @@ class TabulatedDiffusivity(_Frozen):
         return self
 
 
+class IdealSolution(_Frozen):
+    """Ideal solution, μ0 = RT ln(θ/(1 − θ)): Fick's law with D(θ) (the default)."""
+
+    kind: Literal["ideal"] = "ideal"
+
+
+class RegularSolution(_Frozen):
+    """Regular solution + gradient energy: two-phase lithiation (solver/physics/two_phase.py).
+
+    μ = RT ln(θ/(1 − θ)) + Ω_rs (1 − 2θ) − κ ∇²θ (J mol-1), flux J/c_max = −D(θ) θ(1 − θ)
+    ∇μ/(RT) (Cahn–Hilliard); ``diffusivity`` keeps its meaning (the ideal, dilute-limit D).
+
+    - ``interaction`` Ω_rs (J mol-1, e.g. ``"12 kJ/mol"``): above 2RT (4.96 kJ/mol at
+      298.15 K) θ separates into θ_α and θ_β = 1 − θ_α. Default 12 kJ/mol: θ_α = 0.0085,
+      θ_β = 0.9915 at 298.15 K, i.e. a nearly Li-free c-Si core behind a sharp front and
+      a-Li_xSi with x ≈ 3.7 (c_max of Li15Si4) — the core–shell first lithiation of c-Si seen
+      by Chon et al., Phys. Rev. Lett. 107 (2011) 045503 (x ≈ 3.5 behind the front) and
+      McDowell et al., Adv. Mater. 24 (2012) 6034 (in situ TEM). The symmetric law cannot give
+      x ≈ 0 ahead and x = 3.5 behind at once: for θ_β ≈ 1 at x = 3.5 give the material the
+      c_max of Li3.5Si (2.90e5 mol m-3).
+    - ``gradient_energy`` κ (J m2 mol-1, e.g. ``"1e-12 J*m**2/mol"``), required: interface
+      width ≈ sqrt(κ/Ω_rs). The real a-Li_xSi/c-Si interface is ≈ 1 nm (Liu et al., Nature
+      Nanotech. 7 (2012) 749), κ ≈ 1e-14 J m2 mol-1, far below a practical mesh: choose κ so
+      that the width spans at least two cells, κ ≳ Ω_rs (2h)². Plateaus and front position do
+      not depend on it (sharp-interface limit).
+    - ``temperature`` T (K), default 298.15 K.
+    """
+
+    kind: Literal["regular_solution"]
+    interaction: Annotated[MolarEnergy, Field(ge=0)] = 12.0e3
+    gradient_energy: Annotated[GradientEnergy, Field(ge=0)]
+    temperature: Annotated[Temperature, Field(gt=0)] = 298.15
+
+    @property
+    def chi(self) -> float:
+        """χ = Ω_rs/(RT) (-)."""
+        return self.interaction / (R_GAS * self.temperature)
+
+    @model_validator(mode="after")
+    def _gap_needs_gradient_energy(self) -> RegularSolution:
+        if self.chi > CRITICAL_CHI and self.gradient_energy == 0:
+            raise ValueError(
+                f"interaction {self.interaction:g} J/mol exceeds 2RT = "
+                f"{2 * R_GAS * self.temperature:g} J/mol (miscibility gap): give "
+                "gradient_energy > 0 (e.g. '1e-12 J*m**2/mol'), else the front is ill-posed"
+            )
+        return self
+
+
+FreeEnergy = Annotated[IdealSolution | RegularSolution, Field(discriminator="kind")]
+
+
 class Transport(_Frozen):
     """Li diffusion in the active materials (model ``transport-small``).
 
@@ -179,11 +240,14 @@ class Transport(_Frozen):
     - ``diffusivity``: constant D (e.g. ``"1e-16 m^2/s"``) or a table ``{theta, values}``.
     - ``active_surfaces``: facet names where the galvanostatic flux enters; default the
       geometry's particle surface (``interface`` with matrix, ``particle_surface`` without).
+    - ``free_energy``: ``{kind: ideal}`` (default, Fick) or ``{kind: regular_solution, …}``
+      (two-phase Cahn–Hilliard; see RegularSolution).
     - ``petsc_options``: Krylov options for the transport Newton steps (no prefix).
     """
 
     diffusivity: Annotated[Diffusivity, Field(gt=0)] | TabulatedDiffusivity
     active_surfaces: list[str] | None = Field(default=None, min_length=1)
+    free_energy: FreeEnergy = IdealSolution()
     petsc_options: dict[str, PetscValue] = Field(default_factory=dict)
 
 
@@ -366,6 +430,7 @@ class Case(_Frozen):
             raise ValueError(
                 f"model 'transport-small' takes lithiation.mode 'galvanostatic', not {mode!r}"
             )
+        self._check_free_energy()
         for region, m in self.materials.items():
             if m.active and m.max_concentration is None:
                 raise ValueError(f"materials.{region}: transport needs c_max of {m.name!r}")
@@ -376,6 +441,24 @@ class Case(_Frozen):
                 f"transport.active_surfaces: unknown {sorted(unknown)}; this geometry's "
                 f"particle surfaces are {sorted(surfaces)}"
             )
+
+    def _check_free_energy(self) -> None:
+        """A regular solution needs θ in (0, 1) at the start and the end (ln θ, ln(1 − θ))."""
+        assert self.transport is not None
+        energy = self.transport.free_energy
+        if not isinstance(energy, RegularSolution):
+            return
+        lith = self.lithiation
+        hint = ""
+        if energy.chi > CRITICAL_CHI:
+            hint = f"; the c-Si (α) binodal here is θ_α = {binodal(energy.chi)[0]:.4g}"
+        for key in ("soc_start", "soc_end"):
+            value = getattr(lith, key)
+            if not 0 < value < 1:
+                raise ValueError(
+                    f"transport.free_energy 'regular_solution' needs 0 < lithiation.{key} < 1 "
+                    f"(got {value:g}; RT ln(θ/(1 − θ)) diverges at 0 and 1){hint}"
+                )
 
     def _check_finite(self) -> None:
         """Model ``finite``: uniform lithiation, not periodic, P1 with plasticity."""

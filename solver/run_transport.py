@@ -19,7 +19,7 @@ from typing import Any
 
 from mpi4py import MPI
 
-from solver.case import Case, GalvanostaticLithiation, Transport
+from solver.case import Case, GalvanostaticLithiation, RegularSolution, Transport
 from solver.checkpoint import Checkpoint, Checkpoints
 from solver.derived import DerivedFields
 from solver.errors import RunInterrupted, SolverError
@@ -27,6 +27,7 @@ from solver.extremes import RunExtremes
 from solver.physics.mechanics import ElasticityProblem
 from solver.physics.supports import supports_for
 from solver.physics.transport import TransportProblem
+from solver.physics.two_phase import TwoPhaseProblem
 from solver.run import (
     check_interfaces,
     fields_path,
@@ -66,7 +67,9 @@ def transport_time_loop(
     mechanics = ElasticityProblem(
         bundle, materials, supports_for(case.loading, bundle.mesh.geometry.dim), case.solver
     )
-    transport = TransportProblem(
+    two_phase = isinstance(settings.free_energy, RegularSolution)
+    problem = TwoPhaseProblem if two_phase else TransportProblem  # Cahn–Hilliard or Fick
+    transport = problem(
         bundle, materials, settings, case.active_surfaces, lith.soc_start, lith.theta_rate
     )
     check_interfaces(case, case_path, bundle)

@@ -77,3 +77,13 @@ Volume = Annotated[float, _quantity("[length] ** 3", "1 um**3")]
 """Volume (m3)."""
 SurfaceEnergy = Annotated[float, _quantity("[mass] / [time] ** 2", "8.5 J/m**2")]
 """Fracture energy / energy per area (J m-2)."""
+MolarEnergy = Annotated[
+    float, _quantity("[mass] * [length] ** 2 / [time] ** 2 / [substance]", "12 kJ/mol")
+]
+"""Energy per mole (J mol-1)."""
+GradientEnergy = Annotated[
+    float, _quantity("[mass] * [length] ** 4 / [time] ** 2 / [substance]", "1e-12 J*m**2/mol")
+]
+"""Gradient-energy coefficient of a Cahn–Hilliard free energy (J m2 mol-1)."""
+Temperature = Annotated[float, _quantity("[temperature]", "298.15 K")]
+"""Absolute temperature (K)."""

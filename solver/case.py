@@ -590,6 +590,8 @@ def format_validation_error(path: Path, data: dict[str, Any], exc: ValidationErr
             message = f"unknown {key} {tag!r}" + (f"; did you mean {close[0]!r}?" if close else "")
             message += f" (allowed: {', '.join(tags)})"
         elif err["type"] == "missing":
+            if loc[-1:] != [err["loc"][-1]]:  # the absent key itself is not in the user's data
+                where = ".".join(str(k) for k in [*loc, err["loc"][-1]])
             message = "required key is missing"
         elif "input" in err and not isinstance(err["input"], dict | list):
             message += f" (got {err['input']!r})"

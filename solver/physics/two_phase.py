@@ -35,7 +35,9 @@ Discretisation choices:
 - ln x is continued linearly below x = LOG_FLOOR (C¹), so a Newton iterate that leaves (0, 1)
   is pulled back instead of producing NaN; the converged θ stays inside (0, 1).
 - Like the Fick solver: one P1 × P1 space on the whole mesh, forms over the active cells, the
-  DOFs not touched by an active cell held at 0, ∫_S v dA exact for flat facets
+  DOFs not touched by an active cell held at 0 (identity rows: a zero-valued term over the
+  other cells puts their diagonal into the sparsity pattern, which a direct LU needs),
+  ∫_S v dA exact for flat facets
   (solver/physics/regions.py). Summing the θ equations gives the discrete mass balance
   ∫_a θ dx = ∫_a θ_0 dx + (j/c_max) A_S t to the solver tolerance.
 - Linear solver: the mixed Jacobian is non-symmetric and indefinite-like (a mass block
@@ -202,6 +204,11 @@ class TwoPhaseProblem:
         F += self._dt * mobility * ufl.inner(ufl.grad(mu), ufl.grad(v)) * self.dx
         F += (mu - homogeneous(theta)) * w * dx_lumped
         F -= kappa * ufl.inner(ufl.grad(theta), ufl.grad(w)) * dx_lumped
+        others = tuple(t for r, t in bundle.cell_names.items() if r not in active)
+        if others:  # zero-valued: gives the held DOFs a diagonal (identity rows) for the LU
+            zero = fem.Constant(mesh, PETSc.ScalarType(0.0))
+            dx_others = ufl.Measure("dx", domain=mesh, subdomain_data=bundle.cell_tags)(others)
+            F += zero * (theta * v + mu * w) * dx_others
         self._problem = _FluxProblem(F, self._u, bcs, flux_w)
 
         # μ̃(θ_n) on the nodes: the lumped μ equation solved for μ̃ (Newton's starting point)

@@ -16,14 +16,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mpi4py import MPI
 
-from solver.case import RegularSolution, load_case
-from solver.errors import CaseError
+from solver.case import RegularSolution, Transport, load_case
+from solver.errors import CaseError, SolverError
 from solver.free_energy import R_GAS, binodal, spinodal
+from solver.physics.two_phase import TwoPhaseProblem
 from tests.conftest import ROOT, ssbmech
+from tests.geometries import CORE, box
 from tests.test_restart import restart_and_compare
 from tests.test_run import history
 from tests.test_transport import TRANSPORT_COLUMNS
+from tests.test_verification_two_phase import MAT
 
 CASE = ROOT / "tests" / "cases" / "tiny_sphere_transport.yaml"
 # the default Ω_rs = 12 kJ/mol; interface width sqrt(κ/Ω_rs) ≈ 0.18 µm ≈ the 0.2 µm cells
@@ -149,3 +153,22 @@ def test_rve_with_electrolyte_serial_equals_two_ranks(tmp_path: Path) -> None:
 def test_restart_equals_uninterrupted_run(tmp_path: Path) -> None:
     overrides = [*TWO_PHASE, "lithiation.steps=20", "output.checkpoint_every=1000"]
     restart_and_compare(CASE, overrides, tmp_path, signal.SIGTERM)
+
+
+def test_saturated_surface_failure_names_the_c_rate() -> None:
+    # flux number j L/(c_max D) = 5: the surface saturates (mobility D θ(1 − θ) → 0) long
+    # before the slab fills; the failing step says why instead of only "did not converge"
+    length, cells, diffusivity = 1e-6, 20, 1e-14
+    bundle = box(MPI.COMM_WORLD, (length, length / cells, length / cells), (cells, 1, 1))
+    settings = Transport.model_validate(
+        {
+            "diffusivity": diffusivity,
+            "free_energy": {"kind": "regular_solution", "interaction": 0, "gradient_energy": 0},
+        }
+    )
+    rate = 5 * diffusivity / length**2
+    problem = TwoPhaseProblem(bundle, {CORE: MAT}, settings, ["x1"], 0.1, rate)
+    with pytest.raises(SolverError, match=r"lower lithiation\.c_rate or raise"):
+        for _ in range(200):
+            problem.step(0.005 / rate)
+    assert problem.theta_range()[1] > 0.9999 and problem.soc() < 0.5

@@ -86,6 +86,8 @@ the spinodal region exceed (INFOG(1) = −9 otherwise)."""
 
 OPTIONS_PREFIX = "ssbmech_two_phase_"
 NEWTON_ATOL = 1.0e-10  # ‖(δθ, δμ̃)‖ (-): a step that changes nothing
+SATURATED = 0.9999
+"""A nodal θ above this (or below 1 − this) before a failed step names the saturation limit."""
 LOG_FLOOR = 1.0e-6
 """ln x is continued linearly, ln ε + (x − ε)/ε, below x = ε (-)."""
 
@@ -272,11 +274,20 @@ class TwoPhaseProblem:
         if not converged or ksp.getConvergedReason() < 0 or not self._inside(theta):
             # a diverged Newton may have left non-finite values in the LU factors, which
             # MUMPS would keep failing on: the retry gets a fresh solver
+            reason = ksp.getConvergedReason()
             self.solver = self._newton()
+            lo, hi = self.theta_range()
+            hint = "use smaller steps or adjust transport.petsc_options"
+            if hi > SATURATED or lo < 1 - SATURATED:
+                hint = (
+                    f"θ reached {hi if hi > SATURATED else lo:.6f}: the mobility D θ(1 − θ) "
+                    "vanishes at θ = 0 and 1, so the saturated surface cannot pass the "
+                    "galvanostatic flux (the cell would hit its voltage limit); lower "
+                    "lithiation.c_rate or raise transport.diffusivity"
+                )
             raise SolverError(
                 f"two-phase transport Newton solver did not converge in {its} iterations "
-                f"(dt {dt:g} s, last linear-solver reason {ksp.getConvergedReason()}); use "
-                "smaller steps or adjust transport.petsc_options"
+                f"(dt {dt:g} s, last linear-solver reason {reason}); {hint}"
             )
         self.theta.x.array[:] = theta
         return TransportStep(int(its), int(ksp.getIterationNumber()))

@@ -192,13 +192,15 @@ class RegularSolution(_Frozen):
     ∇μ/(RT) (Cahn–Hilliard); ``diffusivity`` keeps its meaning (the ideal, dilute-limit D).
 
     - ``interaction`` Ω_rs (J mol-1, e.g. ``"12 kJ/mol"``): above 2RT (4.96 kJ/mol at
-      298.15 K) θ separates into θ_α and θ_β = 1 − θ_α. Default 12 kJ/mol: θ_α = 0.0085,
-      θ_β = 0.9915 at 298.15 K, i.e. a nearly Li-free c-Si core behind a sharp front and
-      a-Li_xSi with x ≈ 3.7 (c_max of Li15Si4) — the core–shell first lithiation of c-Si seen
-      by Chon et al., Phys. Rev. Lett. 107 (2011) 045503 (x ≈ 3.5 behind the front) and
-      McDowell et al., Adv. Mater. 24 (2012) 6034 (in situ TEM). The symmetric law cannot give
-      x ≈ 0 ahead and x = 3.5 behind at once: for θ_β ≈ 1 at x = 3.5 give the material the
-      c_max of Li3.5Si (2.90e5 mol m-3).
+      298.15 K) θ separates into θ_α and θ_β = 1 − θ_α. Default 7.55 kJ/mol: θ_β = 0.933 at
+      298.15 K, i.e. a-Li_xSi with x = 3.5 behind the front for the c_max of Li15Si4
+      (x = 3.75), as measured for the first lithiation of c-Si by Chon et al., Phys. Rev. Lett.
+      107 (2011) 045503 (sharp a-Li_xSi/c-Si front; core–shell in nanoparticles: McDowell et
+      al., Adv. Mater. 24 (2012) 6034). The symmetric law then puts θ_α = 0.067 (x = 0.25)
+      in the c-Si ahead of the front, where real c-Si holds almost none; a larger Ω_rs (12
+      kJ/mol: θ_α = 0.0085, θ_β = 0.9915) empties the core but leaves the shell only
+      1 − θ_β of headroom below θ = 1 to carry the flux (mobility D θ(1 − θ) → 0), so the
+      surface saturates at all but very low C-rates.
     - ``gradient_energy`` κ (J m2 mol-1, e.g. ``"1e-12 J*m**2/mol"``), required: interface
       width ≈ sqrt(κ/Ω_rs). The real a-Li_xSi/c-Si interface is ≈ 1 nm (Liu et al., Nature
       Nanotech. 7 (2012) 749), κ ≈ 1e-14 J m2 mol-1, far below a practical mesh: choose κ so
@@ -208,7 +210,7 @@ class RegularSolution(_Frozen):
     """
 
     kind: Literal["regular_solution"]
-    interaction: Annotated[MolarEnergy, Field(ge=0)] = 12.0e3
+    interaction: Annotated[MolarEnergy, Field(ge=0)] = 7.55e3
     gradient_energy: Annotated[GradientEnergy, Field(ge=0)]
     temperature: Annotated[Temperature, Field(gt=0)] = 298.15
 

@@ -30,7 +30,7 @@ from tests.test_transport import TRANSPORT_COLUMNS
 from tests.test_verification_two_phase import MAT
 
 CASE = ROOT / "tests" / "cases" / "tiny_sphere_transport.yaml"
-# the default Ω_rs = 12 kJ/mol; interface width sqrt(κ/Ω_rs) ≈ 0.18 µm ≈ the 0.2 µm cells
+# the default Ω_rs = 7.55 kJ/mol; interface width sqrt(κ/Ω_rs) ≈ 0.23 µm ≈ the 0.2 µm cells
 TWO_PHASE = [
     "transport.free_energy={kind: regular_solution, gradient_energy: 4e-10 J*m**2/mol}",
     "lithiation.soc_start=0.0085",
@@ -47,10 +47,11 @@ def test_case_resolves_with_literature_defaults() -> None:
     assert case.transport is not None
     energy = case.transport.free_energy
     assert isinstance(energy, RegularSolution)
-    assert energy.interaction == 12e3 and energy.temperature == 298.15
+    assert energy.interaction == 7.55e3 and energy.temperature == 298.15
     assert energy.gradient_energy == pytest.approx(4e-10)
     theta_a, theta_b = binodal(energy.chi)
-    assert theta_a == pytest.approx(0.0085, abs=1e-4) and theta_b == pytest.approx(1 - theta_a)
+    assert theta_b * 3.75 == pytest.approx(3.5, abs=0.01)  # x = 3.5 for c_max of Li15Si4
+    assert theta_a == pytest.approx(0.067, abs=1e-3) and theta_b == pytest.approx(1 - theta_a)
     units = load_case(
         CASE,
         [
@@ -88,7 +89,7 @@ def test_bad_free_energy_input_is_named(overrides: list[str], expected: str) -> 
 
 
 def test_soc_start_error_names_the_binodal() -> None:
-    with pytest.raises(CaseError, match=r"the c-Si \(α\) binodal here is θ_α = 0.0085"):
+    with pytest.raises(CaseError, match=r"the c-Si \(α\) binodal here is θ_α = 0.06\d+"):
         load_case(CASE, [*TWO_PHASE, "lithiation.soc_start=0"])
 
 

@@ -244,7 +244,8 @@ class Transport(_Frozen):
       geometry's particle surface (``interface`` with matrix, ``particle_surface`` without).
     - ``free_energy``: ``{kind: ideal}`` (default, Fick) or ``{kind: regular_solution, …}``
       (two-phase Cahn–Hilliard; see RegularSolution).
-    - ``petsc_options``: Krylov options for the transport Newton steps (no prefix).
+    - ``petsc_options``: Krylov options for the transport Newton steps (no prefix); they
+      override the defaults of the chosen solver (Fick: GMRES + GAMG; two-phase: MUMPS LU).
     """
 
     diffusivity: Annotated[Diffusivity, Field(gt=0)] | TabulatedDiffusivity

@@ -37,7 +37,8 @@ Discretisation choices:
 - Like the Fick solver: one P1 × P1 space on the whole mesh, forms over the active cells, the
   DOFs not touched by an active cell held at 0 (identity rows: a zero-valued term over the
   other cells puts their diagonal into the sparsity pattern, which a direct LU needs),
-  ∫_S v dA exact for flat facets (solver/physics/regions.py). Summing the θ equations gives the discrete mass balance
+  ∫_S v dA exact for flat facets (solver/physics/regions.py). Summing the θ equations gives
+  the discrete mass balance
   ∫_a θ dx = ∫_a θ_0 dx + (j/c_max) A_S t to the solver tolerance.
 - Linear solver: the mixed Jacobian is non-symmetric and indefinite-like (a mass block
   coupling θ and μ̃), for which algebraic multigrid alone does not work; the default is a

@@ -31,9 +31,18 @@ from meshes import geometry
 from meshes.errors import GeometryError
 from meshes.geometry import GeometrySpec
 from solver.errors import CaseError
+from solver.free_energy import CRITICAL_CHI, R_GAS, binodal
 from solver.materials import Material, material_data
 from solver.protocol import SOC, CRate, ProtocolLithiation, one_step_protocol
-from solver.units import Diffusivity, Pressure, Stiffness, Temperature, Time
+from solver.units import (
+    Diffusivity,
+    GradientEnergy,
+    MolarEnergy,
+    Pressure,
+    Stiffness,
+    Temperature,
+    Time,
+)
 
 
 def _material_entry(value: Any) -> Any:
@@ -156,6 +165,48 @@ class TabulatedDiffusivity(_Frozen):
         return self
 
 
+class IdealSolution(_Frozen):
+    """Ideal solution, μ0 = RT ln(θ/(1 − θ)): Fick's law with D(θ) (the default)."""
+
+    kind: Literal["ideal"] = "ideal"
+
+
+class RegularSolution(_Frozen):
+    """Regular solution + gradient energy: two-phase lithiation (solver/physics/two_phase.py).
+
+    μ = RT ln(θ/(1 − θ)) + Ω_rs (1 − 2θ) − κ ∇²θ (J mol-1), flux J/c_max = −D(θ) θ(1 − θ)
+    ∇μ/(RT) (Cahn–Hilliard); ``diffusivity`` keeps its meaning (the ideal, dilute-limit D).
+
+    - ``interaction`` Ω_rs (J mol-1, e.g. ``"12 kJ/mol"``): above 2RT (4.96 kJ/mol at
+      298.15 K) θ separates into θ_α and θ_β = 1 − θ_α. Default 7.55 kJ/mol: θ_β = 0.933 at
+      298.15 K, i.e. a-Li_xSi with x = 3.5 behind the front for the c_max of Li15Si4
+      (x = 3.75), as measured for the first lithiation of c-Si by Chon et al., Phys. Rev. Lett.
+      107 (2011) 045503 (sharp a-Li_xSi/c-Si front; core–shell in nanoparticles: McDowell et
+      al., Adv. Mater. 24 (2012) 6034). The symmetric law then puts θ_α = 0.067 (x = 0.25)
+      in the c-Si ahead of the front, where real c-Si holds almost none; a larger Ω_rs (12
+      kJ/mol: θ_α = 0.0085, θ_β = 0.9915) empties the core but leaves the shell only
+      1 − θ_β of headroom below θ = 1 to carry the flux (mobility D θ(1 − θ) → 0), so the
+      surface saturates at all but very low C-rates.
+    - ``gradient_energy`` κ (J m2 mol-1, e.g. ``"1e-12 J*m**2/mol"``), required: interface
+      width ≈ sqrt(κ/Ω_rs). The real a-Li_xSi/c-Si interface is ≈ 1 nm (Liu et al., Nature
+      Nanotech. 7 (2012) 749), κ ≈ 1e-14 J m2 mol-1, far below a practical mesh: choose κ so
+      that the width spans at least two cells, κ ≳ Ω_rs (2h)². Plateaus and front position do
+      not depend on it (sharp-interface limit).
+    The temperature is ``transport.temperature``.
+    """
+
+    kind: Literal["regular_solution"]
+    interaction: Annotated[MolarEnergy, Field(ge=0)] = 7.55e3
+    gradient_energy: Annotated[GradientEnergy, Field(ge=0)]
+
+    def chi(self, temperature: float) -> float:
+        """χ = Ω_rs/(RT) (-) at ``temperature`` (K)."""
+        return self.interaction / (R_GAS * temperature)
+
+
+FreeEnergy = Annotated[IdealSolution | RegularSolution, Field(discriminator="kind")]
+
+
 class Transport(_Frozen):
     """Li diffusion in the active materials (model ``transport-small``).
 
@@ -166,18 +217,40 @@ class Transport(_Frozen):
       mechanics, the stress does not act on the flux. true: stress-enhanced diffusion
       (Larché–Cahn), J/c_max = −D(θ)[∇θ − θ(1−θ) Ω_eff/(RT) ∇σ_h] with Ω_eff = 3β'(θ)/c_max,
       solved monolithically with the mechanics (solver/physics/coupled_transport.py); loading
-      modes ``free``, ``pressure`` and ``fixed_gap`` (not ``spring``).
-    - ``temperature``: T in RT of the stress coupling (default 298.15 K; "25 degC" accepted).
-    - ``petsc_options``: options for the transport Newton steps (no prefix): Krylov options of
-      the one-way θ solve; with ``stress_coupling`` they override the monolithic solver's
-      defaults (MUMPS LU) after ``solver.petsc_options``.
+      modes ``free``, ``pressure`` and ``fixed_gap`` (not ``spring``); ideal solution only.
+    - ``free_energy``: ``{kind: ideal}`` (default, Fick) or ``{kind: regular_solution, …}``
+      (two-phase Cahn–Hilliard; see RegularSolution).
+    - ``temperature``: T (K) in RT of the stress coupling and of the regular solution
+      (default 298.15 K; "25 degC" accepted).
+    - ``petsc_options``: options for the transport Newton steps (no prefix); they override the
+      defaults of the chosen solver (Fick: GMRES + GAMG; two-phase: MUMPS LU; with
+      ``stress_coupling``: MUMPS LU, after ``solver.petsc_options``).
     """
 
     diffusivity: Annotated[Diffusivity, Field(gt=0)] | TabulatedDiffusivity
     active_surfaces: list[str] | None = Field(default=None, min_length=1)
     stress_coupling: bool = False
     temperature: Annotated[Temperature, Field(gt=0)] = 298.15
+    free_energy: FreeEnergy = IdealSolution()
     petsc_options: dict[str, PetscValue] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _gap_needs_gradient_energy(self) -> Transport:
+        energy = self.free_energy
+        if not isinstance(energy, RegularSolution):
+            return self
+        if energy.chi(self.temperature) > CRITICAL_CHI and energy.gradient_energy == 0:
+            raise ValueError(
+                f"free_energy.interaction {energy.interaction:g} J/mol exceeds 2RT = "
+                f"{2 * R_GAS * self.temperature:g} J/mol (miscibility gap): give "
+                "gradient_energy > 0 (e.g. '1e-12 J*m**2/mol'), else the front is ill-posed"
+            )
+        if self.stress_coupling:
+            raise ValueError(
+                "stress_coupling works with free_energy kind 'ideal' only (the stress-coupled "
+                "solver has no regular-solution term); drop one of the two"
+            )
+        return self
 
 
 class Loading(_Frozen):
@@ -372,6 +445,7 @@ class Case(_Frozen):
                 f"model 'transport-small' takes lithiation.mode 'galvanostatic' or 'protocol', "
                 f"not {mode!r}"
             )
+        self._check_free_energy()
         for region, m in self.materials.items():
             if m.active and m.max_concentration is None:
                 raise ValueError(f"materials.{region}: transport needs c_max of {m.name!r}")
@@ -382,6 +456,32 @@ class Case(_Frozen):
                 f"transport.active_surfaces: unknown {sorted(unknown)}; this geometry's "
                 f"particle surfaces are {sorted(surfaces)}"
             )
+
+    def _check_free_energy(self) -> None:
+        """A regular solution needs θ in (0, 1) at the start and the end (ln θ, ln(1 − θ))."""
+        assert self.transport is not None
+        energy = self.transport.free_energy
+        if not isinstance(energy, RegularSolution):
+            return
+        lith = self.lithiation
+        hint = ""
+        chi = energy.chi(self.transport.temperature)
+        if chi > CRITICAL_CHI:
+            hint = f"; the c-Si (α) binodal here is θ_α = {binodal(chi)[0]:.4g}"
+        values = {"soc_start": lith.soc_start}
+        if isinstance(lith, ProtocolLithiation):  # every SOC stop and held θ of the steps
+            for k, step in enumerate(lith.steps):
+                for key in ("to_soc", "theta"):
+                    if getattr(step, key, None) is not None:
+                        values[f"steps.{k}.{key}"] = getattr(step, key)
+        else:
+            values["soc_end"] = lith.soc_end
+        for key, value in values.items():
+            if not 0 < value < 1:
+                raise ValueError(
+                    f"transport.free_energy 'regular_solution' needs 0 < lithiation.{key} < 1 "
+                    f"(got {value:g}; RT ln(θ/(1 − θ)) diverges at 0 and 1){hint}"
+                )
 
     def _check_finite(self) -> None:
         """Model ``finite``: uniform lithiation, not periodic, P1 with plasticity."""
@@ -513,6 +613,8 @@ def format_validation_error(path: Path, data: dict[str, Any], exc: ValidationErr
             message = f"unknown {key} {tag!r}" + (f"; did you mean {close[0]!r}?" if close else "")
             message += f" (allowed: {', '.join(tags)})"
         elif err["type"] == "missing":
+            if loc[-1:] != [err["loc"][-1]]:  # the absent key itself is not in the user's data
+                where = ".".join(str(k) for k in [*loc, err["loc"][-1]])
             message = "required key is missing"
         elif "input" in err and not isinstance(err["input"], dict | list):
             message += f" (got {err['input']!r})"

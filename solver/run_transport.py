@@ -25,7 +25,7 @@ from typing import Any
 
 from mpi4py import MPI
 
-from solver.case import Case, GalvanostaticLithiation, Transport
+from solver.case import Case, GalvanostaticLithiation, RegularSolution, Transport
 from solver.checkpoint import Checkpoint, Checkpoints
 from solver.derived import DerivedFields
 from solver.errors import RunInterrupted
@@ -34,6 +34,7 @@ from solver.physics.coupled_transport import CoupledTransportProblem
 from solver.physics.mechanics import ElasticityProblem
 from solver.physics.supports import supports_for
 from solver.physics.transport import FARADAY, TransportProblem
+from solver.physics.two_phase import TwoPhaseProblem
 from solver.protocol import ProtocolLithiation
 from solver.protocol_driver import KIND_CODES, ProtocolDriver, StepRecord, resume_state
 from solver.run import (
@@ -77,7 +78,7 @@ def transport_time_loop(
     mechanics = ElasticityProblem(
         bundle, materials, supports_for(case.loading, bundle.mesh.geometry.dim), case.solver
     )
-    transport: TransportProblem | CoupledTransportProblem
+    transport: TransportProblem | CoupledTransportProblem | TwoPhaseProblem
     if settings.stress_coupling:
         transport = CoupledTransportProblem(
             bundle,
@@ -89,8 +90,10 @@ def transport_time_loop(
             protocol.soc_start,
             0.0,
         )
-    else:
-        transport = TransportProblem(
+    else:  # Cahn–Hilliard (regular solution) or Fick (ideal solution)
+        two_phase = isinstance(settings.free_energy, RegularSolution)
+        problem = TwoPhaseProblem if two_phase else TransportProblem
+        transport = problem(
             bundle, materials, settings, case.active_surfaces, protocol.soc_start, 0.0
         )
     check_interfaces(case, case_path, bundle)

@@ -100,3 +100,11 @@ SurfaceEnergy = Annotated[float, _quantity("[mass] / [time] ** 2", "8.5 J/m**2")
 """Fracture energy / energy per area (J m-2)."""
 CurrentDensity = Annotated[float, _quantity("[current] / [length] ** 2", "2 A/m^2")]
 """Electric current density (A m-2)."""
+MolarEnergy = Annotated[
+    float, _quantity("[mass] * [length] ** 2 / [time] ** 2 / [substance]", "12 kJ/mol")
+]
+"""Energy per mole (J mol-1)."""
+GradientEnergy = Annotated[
+    float, _quantity("[mass] * [length] ** 4 / [time] ** 2 / [substance]", "1e-12 J*m**2/mol")
+]
+"""Gradient-energy coefficient of a Cahn–Hilliard free energy (J m2 mol-1)."""

@@ -387,3 +387,24 @@ def test_stress_coupled_cycle_conserves_mass(tmp_path: Path) -> None:
     assert h["soc"][np.flatnonzero(index == 2)[-1]] == pytest.approx(0.08, abs=1e-10)
     assert np.abs(h["soc"] - h["soc_charge"]).max() <= 1e-9
     assert h["current_density_A_m2"][np.flatnonzero(index == 2)[-1]] < 0
+
+
+def test_regular_solution_cycle_conserves_mass(tmp_path: Path) -> None:
+    """The Cahn–Hilliard problem runs the same protocol (single-phase χ < 2: κ may be 0)."""
+    out = tmp_path / "regular"
+    energy = "{kind: regular_solution, interaction: 3 kJ/mol, gradient_energy: 0}"
+    ssbmech(
+        "run",
+        str(CYCLE),
+        "--out",
+        str(out),
+        "--set",
+        f"transport.free_energy={energy}",
+        "--set",
+        "lithiation.soc_start=0.01",
+    )
+    h = history(out)
+    index = h["protocol_step"].astype(int)
+    assert sorted(set(index)) == [0, 1, 2, 3]
+    assert h["soc"][np.flatnonzero(index == 2)[-1]] == pytest.approx(0.08, abs=1e-10)
+    assert np.abs(h["soc"] - h["soc_charge"]).max() <= 1e-9

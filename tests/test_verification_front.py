@@ -9,8 +9,8 @@ steep front, a lithiated layer over nearly pristine Si. The flux number j L/(c_m
 (SOC 0.9 after 9000 s).
 
 This is a concentration-dependent-D front, NOT the two-phase (regular-solution free energy)
-model of physics.md §1: that needs a Cahn–Hilliard-type gradient-energy term, which ssbmech
-does not have yet.
+model of physics.md §1: that is solver/physics/two_phase.py (Cahn–Hilliard with a
+gradient-energy term), verified in tests/test_verification_two_phase.py.
 
 Asserted at every 25th step (and the end):
 (a) the front depth d_f = L − x_f (x_f: θ = 0.5 on the line y = z = 0, linear between nodes)

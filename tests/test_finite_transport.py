@@ -21,7 +21,7 @@ from solver.physics.chemomech import FiniteTransport
 from solver.physics.supports import Supports
 from tests.conftest import ROOT, ssbmech
 from tests.geometries import CORE, sphere_octant
-from tests.test_restart import restart_and_compare
+from tests.test_restart import NOT_COMPARED, restart_and_compare
 from tests.test_run import history
 
 CASE = ROOT / "tests" / "cases" / "tiny_sphere_transport.yaml"
@@ -109,14 +109,24 @@ def test_run_directory_adaptive_plastic(tmp_path: Path) -> None:
     assert 'Name="plastic_strain"' in (out / "fields.xdmf").read_text()
 
 
-def test_elastic_restart_equals_uninterrupted_run(tmp_path: Path) -> None:
-    # u is re-solved from rest at the checkpointed θ (hyperelastic: path-independent)
-    sets = [*FINITE, "lithiation.steps=20", "output.checkpoint_every=1000"]
+def test_elastic_restart_equals_uninterrupted_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # u is re-solved from rest at the checkpointed θ (hyperelastic: path-independent); the
+    # first step after the restart has no predictor: tight passes reach the same fixed point
+    sets = [
+        *FINITE,
+        "mechanics={coupling_tol: 1e-12, coupling_max_passes: 20}",
+        "lithiation.steps=12",
+        "output.checkpoint_every=1000",
+    ]
+    passes = {"coupling_passes", "transport_newton_iterations"}  # differ by the predictor
+    monkeypatch.setattr("tests.test_restart.NOT_COMPARED", NOT_COMPARED | passes)
     restart_and_compare(CASE, sets, tmp_path, signal.SIGTERM, after_rows=4)
 
 
 def test_plastic_restart_is_refused(tmp_path: Path) -> None:
-    sets = [*FINITE, "mechanics={plasticity: true}", "lithiation.steps=2"]
+    sets = [*FINITE, "mechanics={plasticity: true}", "lithiation.steps=1"]
     out = tmp_path / "plastic"
     ssbmech("run", str(CASE), "--out", str(out), *[a for s in sets for a in ("--set", s)])
     summary = json.loads((out / "summary.json").read_text())

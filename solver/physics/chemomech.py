@@ -28,6 +28,9 @@ J_c, E, ν, σ_Y from the cell-mean θ). Each time step t_n → t_{n+1} is stagg
         if k ≥ 2 and max over nodes |θ^k − θ^{k−1}| < coupling_tol: accept θ^{k−1}, u^{k−1};
         u^k = finite-strain equilibrium at θ^k (Newton from u^{k−1}, plastic state of t_n).
 
+Predictor: from the second step on, u^0 is extrapolated linearly in time from the last two
+accepted steps, u^0 = u_n + (Δt/Δt_{n−1})(u_n − u_{n−1}), as the start of pass 1's C⁻¹ and of
+its Newton solve (the passes then start O(Δt²) rather than O(Δt) from their fixed point).
 The accepted pair is consistent: u^{k−1} is the equilibrium at θ^{k−1}, and θ^{k−1} solves the
 transport step with the C of that u to within coupling_tol (the check pass k's transport
 solve costs little, and no mechanics solve is wasted on it: 2 passes = 2 transport solves +
@@ -119,6 +122,7 @@ class FiniteTransport:
         self._krylov = 0
         self.mechanics.newton.krylov_solver.setMonitor(self._count_krylov)
         self._owned = self.transport.V.dofmap.index_map.size_local
+        self._previous: tuple[np.ndarray, float] | None = None  # u_{n−1}, Δt_{n−1} (s)
 
     def _count_krylov(self, _ksp: PETSc.KSP, iteration: int, _rnorm: float) -> None:
         if iteration > 0:
@@ -134,7 +138,7 @@ class FiniteTransport:
 
     def start(self) -> CoupledStep:
         """Step 0: equilibrium at the uniform initial θ, ramped from the unlithiated state."""
-        self._krylov = 0
+        self._krylov, self._previous = 0, None
         state = self.mechanics.solve(self._theta_start)
         self._update_c_inv()
         return CoupledStep(0, 0, state.newton_iterations, self._krylov, 0.0, state)
@@ -144,7 +148,7 @@ class FiniteTransport:
 
         Elastic runs only: the plastic state is not checkpointed (the run loop refuses).
         """
-        self._krylov = 0
+        self._krylov, self._previous = 0, None
         self._sync_mechanics()
         state = self.mechanics.solve_from_rest(self.mechanics.theta.x.array)
         self._update_c_inv()
@@ -154,8 +158,13 @@ class FiniteTransport:
         """Advance by ``dt`` (s) with staggered passes; SolverError leaves the state of t_n."""
         theta_n = self.transport.theta.x.array.copy()
         saved, c_inv_n = self.mechanics.snapshot(), self.c_inv.x.array.copy()
+        u_n = saved[0]
         try:
-            return self._passes(dt, theta_n)
+            if self._previous is not None:
+                u_prev, dt_prev = self._previous
+                self.mechanics.u.x.array[:] = u_n + (dt / dt_prev) * (u_n - u_prev)
+                self._update_c_inv()
+            result = self._passes(dt, theta_n)
         except SolverError:
             self.transport.theta.x.array[:] = theta_n
             self.mechanics.restore(saved)
@@ -163,6 +172,8 @@ class FiniteTransport:
             self.mechanics.update_lithiation()
             self.c_inv.x.array[:] = c_inv_n
             raise
+        self._previous = (u_n, dt)
+        return result
 
     def _passes(self, dt: float, theta_n: np.ndarray) -> CoupledStep:
         self._krylov = 0

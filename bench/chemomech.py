@@ -9,13 +9,12 @@ iterations), mesh sizes multiplied by each scale. Each configuration is one ``ss
 process (``mpirun -n R`` for R > 1) into a temporary run directory; all numbers come from its
 history.csv and summary.json, measured in this one invocation:
 
-DOFs (displacement), ranks, time steps (accepted), cut-backs (attempts − steps is not logged:
-the number of steps with a shortened Δt is not separable, so the table shows the Δt range),
-staggered passes per step (median), mechanics Newton iterations per step (median over steps
-1…N, all passes; target ≤ 5) and per mechanics solve, Krylov iterations per Newton
-iteration, wall time of the time steps per step per DOF (µs), 2-rank speed-up of the step
-time (t_1 / t_2 at the same scale), peak MB per rank, status (a failed run is shown, not
-hidden).
+DOFs (displacement), ranks, accepted time steps and their Δt range, staggered passes per
+step (median), mechanics Newton iterations per step (median over steps 1…N, all passes;
+target ≤ 5) and per mechanics solve, Krylov iterations per Newton iteration, wall time per
+step (the run's solve time / steps; it includes derived fields and the step-0 equilibrium)
+and per step per DOF (µs), 2-rank speed-up of the time per step (t_1 / t_2 at the same scale),
+peak MB per rank, status and final SOC (a failed run is shown, not hidden).
 """
 
 from __future__ import annotations
@@ -91,8 +90,6 @@ def table_row(r: dict, serial: dict | None) -> str:
     passes = h["coupling_passes"][1:]
     solves = sum(p - 1 for p in passes)  # mechanics solves: the last pass only confirms
     dt = h["dt_s"][1:]
-    # step time: the run's solve time minus the step-0 ramp is not separated in summary.json;
-    # the solve time covers every step (and the initial equilibrium at θ = 0: negligible).
     step_time = r["timings_s"]["solve"] / steps if "timings_s" in r else float("nan")
     per_dof = 1e6 * step_time / r["dofs"]
     speed = "–"

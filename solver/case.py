@@ -83,7 +83,7 @@ class Lithiation(_Frozen):
 
 
 class GalvanostaticLithiation(_Frozen):
-    """Constant-current lithiation through the active surfaces (model ``transport-small``).
+    """Constant-current lithiation through the active surfaces (``transport-small``, ``finite``).
 
     The inward Li flux is uniform on the active surfaces and sized so that the whole active
     volume changes by Δθ = 1 in 1/C-rate hours: j = (C/3600 s) c_max V_active / A_active
@@ -208,7 +208,11 @@ FreeEnergy = Annotated[IdealSolution | RegularSolution, Field(discriminator="kin
 
 
 class Transport(_Frozen):
-    """Li diffusion in the active materials (model ``transport-small``).
+    """Li diffusion in the active materials (galvanostatic ``transport-small`` and ``finite``).
+
+    At finite strain the flux is pulled back to the reference configuration
+    (solver/physics/chemomech.py); the stress acts on the flux only with ``stress_coupling``
+    (``transport-small``).
 
     - ``diffusivity``: constant D (e.g. ``"1e-16 m^2/s"``) or a table ``{theta, values}``.
     - ``active_surfaces``: facet names where the galvanostatic flux enters; default the
@@ -284,11 +288,12 @@ class Loading(_Frozen):
 
 
 class Adaptive(_Frozen):
-    """Adaptive time steps of model ``transport-small`` (solver/stepping.py).
+    """Adaptive time steps of galvanostatic lithiation (solver/stepping.py).
 
     The first step is ``lithiation.dt`` (or the duration / ``lithiation.steps``; in a protocol,
     the first Δt of each protocol step, see solver.protocol.ProtocolLithiation). A step whose
-    transport Newton solve converged in at most ``easy_newton`` iterations, without cut-back,
+    Newton solves (transport for ``transport-small``, mechanics of all staggered passes for
+    ``finite``) took at most ``easy_newton`` iterations, without cut-back,
     multiplies the next Δt by ``grow`` (capped at ``dt_max`` (s), if given); a failed solve is
     retried from the last accepted state with Δt·``cut``; after ``max_cutbacks`` cut-backs in
     one step the run fails (SolverError, exit 3). The last step is shortened to end exactly
@@ -306,7 +311,7 @@ class SolverSettings(_Frozen):
     """Discretisation and linear solver: Lagrange degree of u; PETSc options override defaults.
 
     Options are given without prefix (e.g. ``ksp_rtol: 1e-8``, ``pc_type: hypre``).
-    ``adaptive`` switches on adaptive time steps (model ``transport-small`` only).
+    ``adaptive`` switches on adaptive time steps (``lithiation.mode: galvanostatic`` only).
     """
 
     degree: Literal[1, 2] = 1
@@ -322,13 +327,19 @@ class Mechanics(_Frozen):
     - ``newton_rtol`` / ``newton_max_it``: Newton converges when the residual norm is below
       newton_rtol × 1e-3 E_max V^(2/3) (N; the nodal force of a 0.1 % strain); iteration
       limit per (sub)step.
-    - ``max_cutbacks``: a diverged step is retried in 2, 4, … substeps up to 2^max_cutbacks.
+    - ``max_cutbacks``: a diverged step is retried in 2, 4, … substeps up to 2^max_cutbacks
+      (uniform lithiation; with transport the time step is cut back instead).
+    - ``coupling_tol`` / ``coupling_max_passes`` (galvanostatic lithiation): staggered
+      transport–mechanics passes per time step until the nodal θ changes by less than
+      coupling_tol (-) between passes; no convergence in coupling_max_passes fails the step.
     """
 
     plasticity: bool = False
     newton_rtol: Annotated[float, Field(gt=0, lt=1)] = 1e-9
     newton_max_it: PositiveInt = 25
     max_cutbacks: Annotated[int, Field(ge=0, le=10)] = 4
+    coupling_tol: Annotated[float, Field(gt=0, lt=1)] = 1e-5
+    coupling_max_passes: Annotated[int, Field(ge=2)] = 8
 
 
 class Output(_Frozen):
@@ -416,35 +427,59 @@ class Case(_Frozen):
             raise ValueError("the mechanics section is used only by model 'finite'")
         if self.model == "finite":
             self._check_finite()
-            return
-        if self.model == "uniform-small":
+        elif self.model == "uniform-small":
             if mode != "uniform":
                 raise ValueError(
-                    f"lithiation.mode {mode!r} needs model 'transport-small' (model "
+                    f"lithiation.mode {mode!r} needs model 'transport-small' or 'finite' (model "
                     "'uniform-small' takes lithiation.mode 'uniform')"
                 )
+        elif mode not in ("galvanostatic", "protocol"):
+            raise ValueError(
+                f"model 'transport-small' takes lithiation.mode 'galvanostatic' or 'protocol', "
+                f"not {mode!r}"
+            )
+        if mode == "uniform":
             if self.transport is not None:
-                raise ValueError("the transport section is used only by model 'transport-small'")
+                raise ValueError(
+                    "the transport section is used only by model 'transport-small' or by model "
+                    "'finite' with lithiation.mode 'galvanostatic'"
+                )
             if self.solver.adaptive is not None:
-                raise ValueError("solver.adaptive is used only by model 'transport-small'")
+                raise ValueError(
+                    "solver.adaptive is used only by model 'transport-small' or lithiation.mode "
+                    "'galvanostatic'"
+                )
             return
+        self._check_transport()
+
+    def _check_transport(self) -> None:
+        """Galvanostatic lithiation: a transport section, 3D, not periodic, c_max, surfaces."""
         if self.transport is None:
-            raise ValueError("model 'transport-small' needs a transport section (diffusivity, …)")
+            raise ValueError(
+                f"model {self.model!r} needs a transport section with lithiation.mode "
+                "'galvanostatic' (diffusivity, …)"
+            )
         if self.geometry.periodic:
             raise ValueError(
-                "model 'transport-small' does not support placement 'periodic' yet; use "
-                "'inside' or 'clipped'"
+                f"model {self.model!r} with transport does not support placement 'periodic' "
+                "yet; use 'inside' or 'clipped'"
             )
         if geometry.dimension(self.geometry) == 2:
             raise ValueError(
                 f"model 'transport-small' does not support the 2D geometry "
                 f"{self.geometry.kind!r} yet; use model 'uniform-small'"
             )
-        if mode not in ("galvanostatic", "protocol"):
-            raise ValueError(
-                f"model 'transport-small' takes lithiation.mode 'galvanostatic' or 'protocol', "
-                f"not {mode!r}"
-            )
+        if self.model == "finite":
+            if self.lithiation.mode == "protocol":
+                raise ValueError(
+                    "model 'finite' takes lithiation.mode 'uniform' or 'galvanostatic'; "
+                    "protocols (rest, hold, cycles) run with model 'transport-small'"
+                )
+            if isinstance(self.transport.free_energy, RegularSolution):
+                raise ValueError(
+                    "model 'finite' transports Li with the ideal solution (Fick) only; "
+                    "transport.free_energy 'regular_solution' needs model 'transport-small'"
+                )
         self._check_free_energy()
         for region, m in self.materials.items():
             if m.active and m.max_concentration is None:
@@ -484,14 +519,7 @@ class Case(_Frozen):
                 )
 
     def _check_finite(self) -> None:
-        """Model ``finite``: uniform lithiation, not periodic, P1 with plasticity."""
-        if self.lithiation.mode != "uniform":
-            raise ValueError(
-                f"model 'finite' takes lithiation.mode 'uniform', not {self.lithiation.mode!r} "
-                "(transport at finite strain is not implemented)"
-            )
-        if self.transport is not None:
-            raise ValueError("the transport section is used only by model 'transport-small'")
+        """Model ``finite``: not periodic, 3D, P1 with plasticity."""
         if self.geometry.periodic:
             raise ValueError("model 'finite' does not support placement 'periodic'")
         if geometry.dimension(self.geometry) != 3:
@@ -520,7 +548,7 @@ class Case(_Frozen):
 
     @property
     def active_surfaces(self) -> list[str]:
-        """Facet names where Li enters (flux of ``transport-small``, ``voltage_shift_V``).
+        """Facet names where Li enters (galvanostatic flux, ``voltage_shift_V``).
 
         Default: the interfaces of the Li hosts with an electrolyte (``Material.electrolyte``),
         where Li comes from; the free surfaces if there is no such interface.

@@ -26,7 +26,7 @@ TINY_RVE = ROOT / "tests" / "cases" / "tiny_rve.yaml"
         (
             TINY_FINITE,
             "lithiation={mode: galvanostatic, soc_end: 0.1, steps: 2}",
-            "model 'finite' takes lithiation.mode 'uniform'",
+            "model 'finite' needs a transport section with lithiation.mode 'galvanostatic'",
         ),
         (
             TINY_FINITE,

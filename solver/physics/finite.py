@@ -29,7 +29,11 @@ the stress that film-curvature experiments measure.
 
 Load stepping: each ``solve(theta)`` goes from the previous θ (0 at first: u = 0 is the
 unlithiated reference state) to ``theta`` in one step, cut into 2, 4, … substeps (up to
-2^max_cutbacks) when Newton diverges; SolverError (exit 3) after that.
+2^max_cutbacks) when Newton diverges; SolverError (exit 3) after that. A spatially varying θ
+(Li transport, solver/physics/chemomech.py) goes through ``set_theta`` + ``solve_trial``: one
+Newton solve from the current u at the nodal θ (cell-mean θ for the coefficients, as in
+``update_lithiation``), no substeps and no commit — the caller ``commit``s the plastic state
+once its time step is accepted, or puts back a ``snapshot`` to cut the step back.
 Newton: dolfinx.nls.petsc.NewtonSolver, converged when the residual norm (N) is below
 newton_rtol × 1e-3 E_max V^(2/3) (the force of a 0.1 % strain over the body's cross-section;
 dolfinx 0.5's relative residual divides by the first correction's norm in metres, so it is
@@ -45,6 +49,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 
 import numpy as np
 import ufl
@@ -309,48 +314,88 @@ class FiniteStrainProblem:
 
     def solve(self, theta: float) -> MechanicsState:
         """Equilibrium at uniform Li fraction ``theta`` (-), stepping from the previous θ."""
-        start, w_start = self._theta_now, self._platen.value.item()
-        saved = (
-            self.u.x.array.copy(),
-            self.cp_inv.x.array.copy(),
-            self.plastic_strain.x.array.copy(),
+        start = self._theta_now
+        state = self._stepped(
+            lambda k, n: self.set_lithiation(start + (theta - start) * k / n),
+            f"from θ = {start:.6g} to {theta:.6g}",
         )
+        self._theta_now = theta
+        return state
+
+    def _stepped(self, lithiate: Callable[[int, int], None], what: str) -> MechanicsState:
+        """Solve the substeps k = 1 … n of ``lithiate(k, n)``, n = 1, 2, 4, … on divergence."""
+        saved = self.snapshot()
         tic = time.perf_counter()
         for cut in range(self.options.max_cutbacks + 1):
             substeps = 2**cut
-            iterations = self._steps(start, theta, substeps)
+            iterations = self._steps(lithiate, substeps)
             if iterations is not None:
                 break
-            self.u.x.array[:], self.cp_inv.x.array[:], self.plastic_strain.x.array[:] = (
-                a.copy() for a in saved
-            )
-            self._platen.value = w_start
+            self.restore(saved)
         else:
             self.timings["newton"] += time.perf_counter() - tic
             raise SolverError(
-                f"finite-strain Newton solver diverged from θ = {start:.6g} to {theta:.6g} "
+                f"finite-strain Newton solver diverged {what} "
                 f"in {2**self.options.max_cutbacks} substeps (max {self.options.newton_max_it} "
                 "iterations each); use more lithiation.steps, mechanics.max_cutbacks or "
                 "mechanics.newton_max_it"
             )
         self.timings["newton"] += time.perf_counter() - tic
-        self._theta_now = theta
         if substeps > 1:
-            log.info("θ %.4g → %.4g: Newton needed %d substeps", start, theta, substeps)
+            log.info("%s: Newton needed %d substeps", what, substeps)
         return self._state(iterations)
 
-    def _steps(self, start: float, end: float, substeps: int) -> int | None:
-        """Newton iterations of ``substeps`` equal θ increments, or None if one diverged."""
+    def _steps(self, lithiate: Callable[[int, int], None], substeps: int) -> int | None:
+        """Newton iterations of ``substeps`` lithiation increments, or None if one diverged."""
         total = 0
         for k in range(1, substeps + 1):
-            self.set_lithiation(start + (end - start) * k / substeps)
+            lithiate(k, substeps)
             its = self._newton() if self.supports.platen is None else self._platen_newton()
             if its is None:
                 return None
             total += its
-            self._commit()
+            self.commit()
         self._w0 = self._platen.value.item() if self._w0 is None else self._w0
         return total
+
+    def set_theta(self, values: np.ndarray) -> None:
+        """Set the nodal θ (-) to ``values`` (local P1 array) and update the coefficients."""
+        self.theta.x.array[:] = values
+        self.update_lithiation()
+
+    def solve_trial(self) -> MechanicsState:
+        """Equilibrium at the current θ field from the current u, without committing.
+
+        One Newton solve (for a platen: the secant iteration of its loading law), no
+        substeps; the plastic state stays the last committed one until ``commit()``.
+        SolverError if Newton diverges (u is left as it is: ``restore`` a ``snapshot``).
+        """
+        self.update_lithiation()
+        tic = time.perf_counter()
+        its = self._newton() if self.supports.platen is None else self._platen_newton()
+        self.timings["newton"] += time.perf_counter() - tic
+        if its is None:
+            raise SolverError(
+                f"finite-strain Newton solver diverged (max {self.options.newton_max_it} "
+                "iterations)"
+            )
+        return self._state(its)
+
+    def snapshot(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """Copies of u, Cp⁻¹, ε̄_p and the platen position: what ``restore`` puts back."""
+        return (
+            self.u.x.array.copy(),
+            self.cp_inv.x.array.copy(),
+            self.plastic_strain.x.array.copy(),
+            self._platen.value.item(),
+        )
+
+    def restore(self, saved: tuple[np.ndarray, np.ndarray, np.ndarray, float]) -> None:
+        """Put back the state of a ``snapshot()``."""
+        u, cp_inv, plastic_strain, platen = saved
+        self.u.x.array[:], self.cp_inv.x.array[:] = u, cp_inv
+        self.plastic_strain.x.array[:] = plastic_strain
+        self._platen.value = platen
 
     def _newton(self) -> int | None:
         """Newton iterations of one solve at the current θ and platen, or None if diverged."""
@@ -395,7 +440,7 @@ class FiniteStrainProblem:
             w_a, g_a, w_b = w_b, g_b, w_b - g_b * (w_b - w_a) / (g_b - g_a)
         return None
 
-    def _commit(self) -> None:
+    def commit(self) -> None:
         """Store the converged plastic state: Cp⁻¹ and ε̄_p += √(2/3) Δγ."""
         if not self.plasticity:
             return

@@ -12,6 +12,13 @@ boundary of Ω_a; or, during a potentiostatic hold (``hold_surface``), θ = θ_s
 
     ∫_a (θ − θ_n) v dx + Δt ∫_a D(θ) ∇θ·∇v dx − Δt (j/c_max) ∫_S v dA = 0
 
+At finite strain (model ``finite``) the same equation holds in the reference configuration
+with θ per reference volume and the pulled-back Fick flux J0/c_max = −D(θ) C⁻¹ ∇_X θ
+(C = FᵀF): the optional argument ``c_inv`` (a UFL tensor, e.g. DG0 C⁻¹ of the latest
+displacement; derivation in solver/physics/chemomech.py) turns the diffusion term into
+Δt ∫_a D(θ) (C⁻¹ ∇θ)·∇v dX. Without it (C = I) the form is exactly the small-strain one. The
+surface flux j is per reference area and the mass balance below holds unchanged.
+
 Verification hook: an optional volumetric source s (s-1, a UFL expression) turns the balance
 into ∂θ/∂t + ∇·(J/c_max) = s and adds − Δt ∫_a s v dx to the weak form (s is evaluated with
 whatever time the caller has put into its Constants, t_{n+1} for backward Euler); the mass
@@ -104,6 +111,8 @@ class TransportProblem:
     ``reject_step`` (the interface solver/protocol_driver.py ``LithiationTarget``).
     ``source``: optional volumetric source s (s-1) of the θ equation (see module docstring;
     verification only).
+    ``c_inv``: optional inverse right Cauchy–Green tensor C⁻¹ (-) of the finite-strain
+    flux (module docstring); the caller updates it between steps.
     """
 
     def __init__(
@@ -115,6 +124,7 @@ class TransportProblem:
         theta_start: float,
         theta_rate: float,
         source: ufl.core.expr.Expr | None = None,
+        c_inv: ufl.core.expr.Expr | None = None,
     ) -> None:
         mesh = bundle.mesh
         self.mesh, self.comm = mesh, mesh.comm
@@ -162,7 +172,8 @@ class TransportProblem:
         self._dt = fem.Constant(mesh, PETSc.ScalarType(0.0))
         theta, v = self.theta, ufl.TestFunction(self.V)
         F = (theta - self._theta_n) * v * self.dx
-        F += self._dt * self.diffusivity * ufl.inner(ufl.grad(theta), ufl.grad(v)) * self.dx
+        grad = ufl.grad(theta) if c_inv is None else ufl.dot(c_inv, ufl.grad(theta))
+        F += self._dt * self.diffusivity * ufl.inner(grad, ufl.grad(v)) * self.dx
         if source is not None:
             F -= self._dt * source * v * self.dx
         self._problem = _FluxProblem(F, theta, bcs, self._w)

@@ -1,0 +1,203 @@
+"""Li transport at finite strain, staggered with the finite-strain mechanics.
+
+Model ``finite`` with ``lithiation.mode: galvanostatic``. Transport is formulated in the
+reference configuration X (cf. Bower, Guduru & Sethuraman 2011, J. Mech. Phys. Solids 59,
+804): c (mol m-3) per reference volume, θ = c/c_max, F = I + ∇u, C = FᵀF, J = det F,
+
+    ∂θ/∂t + ∇_X·(J0/c_max) = 0,   J0 = −M c C⁻¹ ∇_X μ   (mol m-2 s-1, per reference area),
+
+the pull-back J0 = J F⁻¹ j of the spatial flux j = −M (c/J) ∇_x μ. For an ideal solution,
+μ = μ0 + RT ln θ and M = D/(RT), this is Fick's law pulled back:
+
+    J0/c_max = −D(θ) C⁻¹ ∇_X θ   (m s-1)
+
+(a θ-dependent D(θ) absorbs a thermodynamic factor such as the 1/(1 − θ) of
+μ = RT ln(θ/(1 − θ))). At C = I it is exactly the small-strain law, so TransportProblem
+(solver/physics/transport.py) solves it with C⁻¹ as a coefficient: DG0, interpolated from the
+latest displacement (exact for P1 u: ∇u is constant in a cell). The galvanostatic flux is
+per reference area (same charge law as model ``transport-small``), so the charge balance
+∫θ dX = ∫θ_0 dX + (j/c_max) A_S0 t holds at any deformation.
+
+Coupling. The stress does not drive the flux at this model level (no −Ω σ_h in μ; stress-
+enhanced diffusion is a separate, small-strain model): the mechanics acts on the transport
+only geometrically, through C. The mechanics reads the nodal θ (solver/physics/finite.py:
+J_c, E, ν, σ_Y from the cell-mean θ). Each time step t_n → t_{n+1} is staggered:
+
+    pass k = 1, 2, …:
+        θ^k = backward-Euler transport step from θ_n with C⁻¹(u^{k−1}), u^0 = u_n;
+        if k ≥ 2 and max over nodes |θ^k − θ^{k−1}| < coupling_tol: accept θ^{k−1}, u^{k−1};
+        u^k = finite-strain equilibrium at θ^k (Newton from u^{k−1}, plastic state of t_n).
+
+Predictor: from the second step on, u^0 is extrapolated linearly in time from the last two
+accepted steps, u^0 = u_n + (Δt/Δt_{n−1})(u_n − u_{n−1}), as the start of pass 1's C⁻¹ and of
+its Newton solve (the passes then start O(Δt²) rather than O(Δt) from their fixed point).
+The accepted pair is consistent: u^{k−1} is the equilibrium at θ^{k−1}, and θ^{k−1} solves the
+transport step with the C of that u to within coupling_tol (the check pass k's transport
+solve costs little, and no mechanics solve is wasted on it: 2 passes = 2 transport solves +
+1 mechanics solve). C changes little over a step, so the passes contract fast. The plastic
+state is committed only for the accepted step. A failed step (transport or mechanics
+diverged, or no convergence in coupling_max_passes) puts back θ_n, u_n, the plastic state
+and C⁻¹(u_n) and raises SolverError: the time loop cuts Δt back (solver/stepping.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import ufl
+from dolfinx import fem
+from dolfinx.fem.function import ElementMetaData
+from mpi4py import MPI
+from petsc4py import PETSc
+
+from meshes.bundle import MeshBundle
+from solver.case import Mechanics, SolverSettings, Transport
+from solver.errors import SolverError
+from solver.materials import Material
+from solver.physics.finite import FiniteStrainProblem
+from solver.physics.mechanics import MechanicsState
+from solver.physics.supports import Supports
+from solver.physics.transport import TransportProblem
+
+
+@dataclass(frozen=True)
+class CoupledStep:
+    """One accepted time step: staggered passes and the iterations they took."""
+
+    passes: int
+    """Transport solves (the last one confirmed convergence)."""
+    transport_newton_iterations: int
+    newton_iterations: int
+    """Mechanics Newton iterations of all passes."""
+    krylov_iterations: int
+    """Mechanics Krylov iterations of all those Newton iterations."""
+    theta_change: float
+    """max |θ^k − θ^{k−1}| (-) of the last pass."""
+    state: MechanicsState
+    """Stack pressure and top displacement of the accepted equilibrium."""
+
+
+class FiniteTransport:
+    """θ by reference-configuration transport and u by finite-strain mechanics, staggered.
+
+    ``transport.theta`` and ``mechanics.theta`` hold the same nodal θ after every call.
+    ``theta_start``, ``theta_rate``: as TransportProblem (initial θ, dSOC/dt in s-1).
+    """
+
+    def __init__(
+        self,
+        bundle: MeshBundle,
+        materials: dict[str, Material],
+        supports: Supports,
+        settings: SolverSettings,
+        mechanics: Mechanics,
+        transport: Transport,
+        active_surfaces: list[str],
+        theta_start: float,
+        theta_rate: float,
+    ) -> None:
+        mesh = bundle.mesh
+        self.comm = mesh.comm
+        self.mechanics = FiniteStrainProblem(bundle, materials, supports, settings, mechanics)
+        tdg0 = fem.TensorFunctionSpace(mesh, ElementMetaData("DG", 0))
+        self.c_inv = fem.Function(tdg0, name="c_inv")
+        """C⁻¹ = (FᵀF)⁻¹ (-) of the latest displacement, cell-wise."""
+        F = ufl.Identity(3) + ufl.grad(self.mechanics.u)
+        self._c_inv_expr = fem.Expression(
+            ufl.inv(ufl.dot(F.T, F)), tdg0.element.interpolation_points()
+        )
+        self._update_c_inv()
+        self.transport = TransportProblem(
+            bundle,
+            materials,
+            transport,
+            active_surfaces,
+            theta_start,
+            theta_rate,
+            c_inv=self.c_inv,
+        )
+        self.tol, self.max_passes = mechanics.coupling_tol, mechanics.coupling_max_passes
+        self._theta_start = theta_start
+        self._krylov = 0
+        self.mechanics.newton.krylov_solver.setMonitor(self._count_krylov)
+        self._owned = self.transport.V.dofmap.index_map.size_local
+        self._previous: tuple[np.ndarray, float] | None = None  # u_{n−1}, Δt_{n−1} (s)
+
+    def _count_krylov(self, _ksp: PETSc.KSP, iteration: int, _rnorm: float) -> None:
+        if iteration > 0:
+            self._krylov += 1
+
+    def _update_c_inv(self) -> None:
+        self.c_inv.interpolate(self._c_inv_expr)
+        self.c_inv.x.scatter_forward()
+
+    def _sync_mechanics(self) -> None:
+        """mechanics.theta ← transport.theta (same P1 nodes)."""
+        self.mechanics.theta.interpolate(self.transport.theta)
+
+    def start(self) -> CoupledStep:
+        """Step 0: equilibrium at the uniform initial θ, ramped from the unlithiated state."""
+        self._krylov, self._previous = 0, None
+        state = self.mechanics.solve(self._theta_start)
+        self._update_c_inv()
+        return CoupledStep(0, 0, state.newton_iterations, self._krylov, 0.0, state)
+
+    def resume(self) -> None:
+        """Continue from a checkpoint's restored θ, u and plastic state.
+
+        Updates C⁻¹ and the θ-dependent coefficients; the displacement predictor starts afresh.
+        """
+        self._krylov, self._previous = 0, None
+        self._sync_mechanics()
+        self.mechanics.update_lithiation()
+        self._update_c_inv()
+
+    def step(self, dt: float) -> CoupledStep:
+        """Advance by ``dt`` (s) with staggered passes; SolverError leaves the state of t_n."""
+        theta_n = self.transport.theta.x.array.copy()
+        saved, c_inv_n = self.mechanics.snapshot(), self.c_inv.x.array.copy()
+        u_n = saved[0]
+        try:
+            if self._previous is not None:
+                u_prev, dt_prev = self._previous
+                self.mechanics.u.x.array[:] = u_n + (dt / dt_prev) * (u_n - u_prev)
+                self._update_c_inv()
+            result = self._passes(dt, theta_n)
+        except SolverError:
+            self.transport.theta.x.array[:] = theta_n
+            self.mechanics.restore(saved)
+            self._sync_mechanics()
+            self.mechanics.update_lithiation()
+            self.c_inv.x.array[:] = c_inv_n
+            raise
+        self._previous = (u_n, dt)
+        return result
+
+    def _passes(self, dt: float, theta_n: np.ndarray) -> CoupledStep:
+        self._krylov = 0
+        transport_its = newton = 0
+        previous: np.ndarray | None = None
+        state: MechanicsState | None = None
+        change = np.inf
+        for k in range(1, self.max_passes + 1):
+            self.transport.theta.x.array[:] = theta_n
+            transport_its += self.transport.step(dt).newton_iterations
+            theta = self.transport.theta.x.array
+            if previous is not None:
+                local = np.abs(theta[: self._owned] - previous[: self._owned]).max(initial=0.0)
+                change = self.comm.allreduce(float(local), op=MPI.MAX)
+                if change < self.tol:
+                    assert state is not None
+                    self.transport.theta.x.array[:] = previous  # the θ that u^{k−1} carries
+                    self.mechanics.commit()
+                    return CoupledStep(k, transport_its, newton, self._krylov, change, state)
+            previous = theta.copy()
+            self._sync_mechanics()
+            state = self.mechanics.solve_trial()
+            newton += state.newton_iterations
+            self._update_c_inv()
+        raise SolverError(
+            f"staggered transport–mechanics passes did not converge in {self.max_passes} "
+            f"passes (max |Δθ| {change:.3g} > mechanics.coupling_tol {self.tol:g}, dt {dt:g} s)"
+        )

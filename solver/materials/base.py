@@ -13,20 +13,30 @@ no plastic flow without either.
 ``electrolyte``: the material conducts Li ions, so its interfaces with a Li host are where
 Li enters by default. Lithium host data for transport: c_max (mol m-3, per reference, i.e.
 unlithiated, volume).
-θ-dependent properties take θ as a float or a NumPy array and return the same kind.
+θ-dependent properties take θ as a float or a NumPy array and return the same kind. E, ν
+and σ_Y are linear in θ on [0, 1] and constant beyond (θ may pass 1 where a uniform
+interfacial flux overfills small particles; extrapolated moduli would vanish or turn negative).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import Annotated, cast
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from solver.materials.expansion import ExpansionLaw, LinearExpansion, Theta
 from solver.units import Concentration, Length, Pressure, SurfaceEnergy, Toughness, Volume
 
 PositivePressure = Annotated[Pressure, Field(gt=0)]
+
+
+def _on_unit_range(theta: Theta) -> Theta:
+    """θ clipped to [0, 1] (-): the range over which properties are interpolated."""
+    return cast(Theta, np.clip(theta, 0.0, 1.0))
+
+
 Poisson = Annotated[float, Field(gt=-1, lt=0.5)]
 
 
@@ -106,12 +116,12 @@ class Material(BaseModel):
     def youngs_modulus(self, theta: Theta) -> Theta:
         """E (Pa) at Li fraction ``theta``."""
         E_lithiated = self.E if self.E_lithiated is None else self.E_lithiated
-        return self.E + (E_lithiated - self.E) * theta
+        return self.E + (E_lithiated - self.E) * _on_unit_range(theta)
 
     def poisson_ratio(self, theta: Theta) -> Theta:
         """ν (-) at Li fraction ``theta``."""
         nu_lithiated = self.nu if self.nu_lithiated is None else self.nu_lithiated
-        return self.nu + (nu_lithiated - self.nu) * theta
+        return self.nu + (nu_lithiated - self.nu) * _on_unit_range(theta)
 
     def lame(self, theta: Theta) -> tuple[Theta, Theta]:
         """Lamé parameters (λ, μ) in Pa at Li fraction ``theta``."""
@@ -162,7 +172,7 @@ class Material(BaseModel):
                 if self.flow_stress_lithiated is None
                 else (self.flow_stress_lithiated)
             )
-            return self.flow_stress + (lithiated - self.flow_stress) * theta
+            return self.flow_stress + (lithiated - self.flow_stress) * _on_unit_range(theta)
         if self.crush_yield is None:
             raise ValueError(f"material {self.name!r} has no flow stress")
         return self.crush_yield + 0.0 * theta

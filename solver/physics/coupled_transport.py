@@ -294,8 +294,9 @@ class CoupledTransportProblem:
         material: Material, u: ufl.core.expr.Expr, theta: ufl.core.expr.Expr
     ) -> ufl.core.expr.Expr:
         """σ(u, θ) (Pa): isotropic, moduli E(θ), ν(θ) and chemical strain β(θ) pointwise."""
-        E = material.E + ((material.E_lithiated or material.E) - material.E) * theta
-        nu = material.nu + ((material.nu_lithiated or material.nu) - material.nu) * theta
+        t = ufl.max_value(0.0, ufl.min_value(theta, 1.0))  # as Material: constant beyond [0, 1]
+        E = material.E + ((material.E_lithiated or material.E) - material.E) * t
+        nu = material.nu + ((material.nu_lithiated or material.nu) - material.nu) * t
         lmbda, mu = E * nu / ((1 + nu) * (1 - 2 * nu)), E / (2 * (1 + nu))
         beta = chemical_strain_ufl(material, theta) if material.active else 0.0
         eps = strain(u) - beta * ufl.Identity(3)

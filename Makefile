@@ -70,6 +70,7 @@ verify: setup
 
 bench: setup
 	$(PY) bench/elasticity.py
+	$(PY) bench/chemomech.py
 
 clean:
 	rm -rf $(VENV) runs build .pytest_cache .mypy_cache .ruff_cache

@@ -332,13 +332,16 @@ class Mechanics(_Frozen):
     - ``coupling_tol`` / ``coupling_max_passes`` (galvanostatic lithiation): staggered
       transport–mechanics passes per time step until the nodal θ changes by less than
       coupling_tol (-) between passes; no convergence in coupling_max_passes fails the step.
+      Default 1e-3 (0.1 % of the θ range; every pass conserves the charge exactly): on the
+      bench/chemomech.py RVE to SOC 0.9 it changes stresses, stack strain and voltage shift by
+      < 1e-5 relative against 1e-5 and saves one mechanics solve per step.
     """
 
     plasticity: bool = False
     newton_rtol: Annotated[float, Field(gt=0, lt=1)] = 1e-9
     newton_max_it: PositiveInt = 25
     max_cutbacks: Annotated[int, Field(ge=0, le=10)] = 4
-    coupling_tol: Annotated[float, Field(gt=0, lt=1)] = 1e-5
+    coupling_tol: Annotated[float, Field(gt=0, lt=1)] = 1e-3
     coupling_max_passes: Annotated[int, Field(ge=2)] = 8
 
 

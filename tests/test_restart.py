@@ -171,7 +171,7 @@ def test_finite_plastic_restart_equals_uninterrupted_run(tmp_path: Path) -> None
 
 def test_finite_plastic_restart_on_one_rank_from_two(tmp_path: Path) -> None:
     # more, shorter steps: mpirun passes SIGTERM on with a delay of up to ~1 s
-    sets = [*FINITE, "lithiation.steps=40"]
+    sets = [*FINITE, "lithiation.steps=200"]
     restart_and_compare(FINITE_CASE, sets, tmp_path, signal.SIGTERM, start_ranks=2, rtol=1e-7)
 
 

@@ -176,6 +176,11 @@ class TransportProblem:
         F += self._dt * self.diffusivity * ufl.inner(grad, ufl.grad(v)) * self.dx
         if source is not None:
             F -= self._dt * source * v * self.dx
+        others = tuple(t for r, t in bundle.cell_names.items() if r not in active)
+        if others:  # zero-valued: gives the held DOFs a diagonal (identity rows, e.g. for LU)
+            zero = fem.Constant(mesh, PETSc.ScalarType(0.0))
+            dx_others = ufl.Measure("dx", domain=mesh, subdomain_data=bundle.cell_tags)(others)
+            F += zero * theta * v * dx_others
         self._problem = _FluxProblem(F, theta, bcs, self._w)
         self._free_bcs = bcs
         self._flux_theta = self.flux / c_max  # m s-1

@@ -70,7 +70,7 @@ class TransportStepResult(Protocol):
 class LithiationTarget(Protocol):
     """The interface of a transport problem that ``ProtocolDriver`` runs (module docstring)."""
 
-    comm: MPI.Comm
+    comm: MPI.Intracomm
     volume: float
     """V_a (m³): volume of the active materials."""
     surface_area: float

@@ -60,7 +60,6 @@ import ufl
 from dolfinx import fem, la
 from dolfinx.cpp.nls.petsc import NewtonSolver as CppNewtonSolver
 from dolfinx.nls.petsc import NewtonSolver
-from mpi4py import MPI
 from petsc4py import PETSc
 
 from meshes.bundle import MeshBundle
@@ -75,6 +74,7 @@ from solver.physics.transport import (
     NEWTON_ATOL,
     NEWTON_MAX_IT,
     NEWTON_RTOL,
+    ThetaMeasures,
     TransportStep,
     _FluxProblem,
     piecewise_linear,
@@ -111,7 +111,7 @@ def effective_molar_volume(material: Material, theta: ufl.core.expr.Expr) -> ufl
     return 3.0 * ufl.diff(chemical_strain_ufl(material, theta_v), theta_v) / c_max
 
 
-class CoupledTransportProblem:
+class CoupledTransportProblem(ThetaMeasures):
     """(u, θ, s) of the stress-coupled ``transport-small`` model, advanced by ``step(dt)``.
 
     The interface of TransportProblem (``theta`` P1 on the whole mesh, ``step``, ``soc``,
@@ -395,21 +395,3 @@ class CoupledTransportProblem:
         s = fem.Function(self.V_s, name="hydrostatic_projection")
         s.x.array[:] = self.stress_scale * self.state.x.array[self._map_s]
         return s
-
-    def soc(self) -> float:
-        """Volume-average θ (-) over the active materials."""
-        return self._allsum(fem.assemble_scalar(fem.form(self.theta * self.dx))) / self.volume
-
-    def surface_mean(self) -> float:
-        """Area-average θ (-) over the active surfaces (exact for P1)."""
-        return float(self._w.dot(self.theta.vector)) / self.surface_area
-
-    def theta_range(self) -> tuple[float, float]:
-        """Smallest and largest nodal θ (-) in the active materials."""
-        values = self.theta.x.array[self._owned]
-        lo = self.comm.allreduce(float(values.min(initial=np.inf)), op=MPI.MIN)
-        hi = self.comm.allreduce(float(values.max(initial=-np.inf)), op=MPI.MAX)
-        return lo, hi
-
-    def _allsum(self, value: float) -> float:
-        return float(self.comm.allreduce(value, op=MPI.SUM))

@@ -102,7 +102,42 @@ class _FluxProblem(NonlinearProblem):
         b.axpy(-self.scale, self.flux)
 
 
-class TransportProblem:
+class ThetaMeasures:
+    """SOC, surface mean and range of θ, shared by the transport problem classes.
+
+    The subclass sets ``theta`` (P1), ``dx`` (the active cells), ``volume`` V_a (m³),
+    ``surface_area`` A_S (m²), ``_w`` (the ∫_S v dA vector), ``_owned`` (owned active DOFs)
+    and ``comm``.
+    """
+
+    theta: fem.Function
+    dx: ufl.Measure
+    volume: float
+    surface_area: float
+    _w: PETSc.Vec
+    _owned: np.ndarray
+    comm: MPI.Intracomm
+
+    def soc(self) -> float:
+        """Volume-average θ (-) over the active materials."""
+        return self._allsum(fem.assemble_scalar(fem.form(self.theta * self.dx))) / self.volume
+
+    def surface_mean(self) -> float:
+        """Area-average θ (-) over the active surfaces (exact for P1)."""
+        return float(self._w.dot(self.theta.vector)) / self.surface_area
+
+    def theta_range(self) -> tuple[float, float]:
+        """Smallest and largest nodal θ (-) in the active materials."""
+        values = self.theta.x.array[self._owned]
+        lo = self.comm.allreduce(float(values.min(initial=np.inf)), op=MPI.MIN)
+        hi = self.comm.allreduce(float(values.max(initial=-np.inf)), op=MPI.MAX)
+        return lo, hi
+
+    def _allsum(self, value: float) -> float:
+        return float(self.comm.allreduce(value, op=MPI.SUM))
+
+
+class TransportProblem(ThetaMeasures):
     """θ in the active materials, advanced by ``step(dt)``; ``theta`` is P1 on the whole mesh.
 
     ``theta_rate`` (s-1) is dSOC/dt of the applied current (positive: lithiation): the
@@ -238,21 +273,3 @@ class TransportProblem:
     def reject_step(self) -> None:
         """Return θ to the state before the last ``step`` (event detection redoes a step)."""
         self.theta.x.array[:] = self._theta_n.x.array
-
-    def soc(self) -> float:
-        """Volume-average θ (-) over the active materials."""
-        return self._allsum(fem.assemble_scalar(fem.form(self.theta * self.dx))) / self.volume
-
-    def surface_mean(self) -> float:
-        """Area-average θ (-) over the active surfaces (exact for P1)."""
-        return float(self._w.dot(self.theta.vector)) / self.surface_area
-
-    def theta_range(self) -> tuple[float, float]:
-        """Smallest and largest nodal θ (-) in the active materials."""
-        values = self.theta.x.array[self._owned]
-        lo = self.comm.allreduce(float(values.min(initial=np.inf)), op=MPI.MIN)
-        hi = self.comm.allreduce(float(values.max(initial=-np.inf)), op=MPI.MAX)
-        return lo, hi
-
-    def _allsum(self, value: float) -> float:
-        return float(self.comm.allreduce(value, op=MPI.SUM))

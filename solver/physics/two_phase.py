@@ -69,6 +69,7 @@ from solver.physics.transport import (
     FARADAY,
     NEWTON_MAX_IT,
     NEWTON_RTOL,
+    ThetaMeasures,
     TransportStep,
     _FluxProblem,
     piecewise_linear,
@@ -101,7 +102,7 @@ def _safe_ln(x: ufl.core.expr.Expr) -> ufl.core.expr.Expr:
     )
 
 
-class TwoPhaseProblem:
+class TwoPhaseProblem(ThetaMeasures):
     """θ and μ in the active materials, advanced by ``step(dt)``; ``theta`` is P1 on the mesh.
 
     Same interface as solver.physics.transport.TransportProblem (the time loop uses either):
@@ -327,21 +328,3 @@ class TwoPhaseProblem:
         values = theta[self.active_dofs]
         ok = bool(np.all((values > 0.0) & (values < 1.0)))
         return bool(self.comm.allreduce(ok, op=MPI.LAND))
-
-    def soc(self) -> float:
-        """Volume-average θ (-) over the active materials."""
-        return self._allsum(fem.assemble_scalar(fem.form(self.theta * self.dx))) / self.volume
-
-    def surface_mean(self) -> float:
-        """Area-average θ (-) over the active surfaces (exact for P1)."""
-        return float(self._w.dot(self.theta.vector)) / self.surface_area
-
-    def theta_range(self) -> tuple[float, float]:
-        """Smallest and largest nodal θ (-) in the active materials."""
-        values = self.theta.x.array[self._owned]
-        lo = self.comm.allreduce(float(values.min(initial=np.inf)), op=MPI.MIN)
-        hi = self.comm.allreduce(float(values.max(initial=-np.inf)), op=MPI.MAX)
-        return lo, hi
-
-    def _allsum(self, value: float) -> float:
-        return float(self.comm.allreduce(value, op=MPI.SUM))

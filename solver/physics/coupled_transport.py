@@ -77,6 +77,7 @@ from solver.physics.transport import (
     ThetaMeasures,
     TransportStep,
     _FluxProblem,
+    lithium_host,
     piecewise_linear,
 )
 
@@ -138,12 +139,7 @@ class CoupledTransportProblem(ThetaMeasures):
         if supports.spring_stiffness is not None:
             raise SolverError("stress-coupled transport: loading mode 'spring' is not supported")
         active = {r: m for r, m in materials.items() if m.active}
-        host = next(iter(active.values()))
-        if any(m != host for m in active.values()):
-            raise SolverError("transport: all active regions must share one material")
-        c_max = host.max_concentration
-        if c_max is None:
-            raise SolverError(f"transport: material {host.name!r} has no c_max")
+        host, c_max = lithium_host(active)
         self.c_max = c_max
         cell = mesh.ufl_cell()
         element = ufl.MixedElement(
@@ -321,17 +317,6 @@ class CoupledTransportProblem(ThetaMeasures):
             self._nullspace.remove(dx)
         self.increments.append(dx.norm())
         x.axpy(-1.0, dx)
-
-    def set_flux(self, flux: float) -> None:
-        """Uniform inward flux j = ``flux`` (mol m-2 s-1) on the active surfaces from now on.
-
-        Ends a hold (``hold_surface``); ``flux`` 0 is a rest (protocol interface,
-        solver/protocol_driver.py).
-        """
-        self.flux = flux
-        self.current_density = FARADAY * flux
-        self._flux_theta = flux / self.c_max
-        self._problem.bcs = self._free_bcs
 
     def hold_surface(self, theta: float) -> None:
         """Hold θ = ``theta`` (-) on the active-surface DOFs (potentiostatic) until ``set_flux``."""

@@ -102,12 +102,24 @@ class _FluxProblem(NonlinearProblem):
         b.axpy(-self.scale, self.flux)
 
 
+def lithium_host(active: dict[str, Material]) -> tuple[Material, float]:
+    """The one material of the active regions and its c_max (mol m-3); SolverError otherwise."""
+    host = next(iter(active.values()))
+    if any(m != host for m in active.values()):
+        raise SolverError("transport: all active regions must share one material")
+    c_max = host.max_concentration
+    if c_max is None:
+        raise SolverError(f"transport: material {host.name!r} has no c_max")
+    return host, c_max
+
+
 class ThetaMeasures:
-    """SOC, surface mean and range of θ, shared by the transport problem classes.
+    """What the transport problem classes share: the surface flux, SOC and θ measures.
 
     The subclass sets ``theta`` (P1), ``dx`` (the active cells), ``volume`` V_a (m³),
-    ``surface_area`` A_S (m²), ``_w`` (the ∫_S v dA vector), ``_owned`` (owned active DOFs)
-    and ``comm``.
+    ``surface_area`` A_S (m²), ``_w`` (the ∫_S v dA vector), ``_owned`` (owned active DOFs),
+    ``comm``, ``c_max``, its nonlinear problem ``_problem`` and the boundary conditions
+    without a hold ``_free_bcs``.
     """
 
     theta: fem.Function
@@ -117,6 +129,22 @@ class ThetaMeasures:
     _w: PETSc.Vec
     _owned: np.ndarray
     comm: MPI.Intracomm
+    c_max: float
+    flux: float
+    current_density: float
+    _flux_theta: float
+    _problem: _FluxProblem
+    _free_bcs: list[fem.DirichletBCMetaClass]
+
+    def set_flux(self, flux: float) -> None:
+        """Uniform inward flux j = ``flux`` (mol m-2 s-1) on the active surfaces from now on.
+
+        Ends a hold (``hold_surface``); ``flux`` 0 is a rest.
+        """
+        self.flux = flux
+        self.current_density = FARADAY * flux
+        self._flux_theta = flux / self.c_max
+        self._problem.bcs = self._free_bcs
 
     def soc(self) -> float:
         """Volume-average θ (-) over the active materials."""
@@ -164,13 +192,8 @@ class TransportProblem(ThetaMeasures):
         mesh = bundle.mesh
         self.mesh, self.comm = mesh, mesh.comm
         active = {r: m for r, m in materials.items() if m.active}
-        host = next(iter(active.values()))
-        if any(m != host for m in active.values()):
-            raise SolverError("transport: all active regions must share one material")
-        c_max = host.max_concentration
-        if c_max is None:
-            raise SolverError(f"transport: material {host.name!r} has no c_max")
-        self.c_max = c_max
+        self.c_max = lithium_host(active)[1]
+        c_max = self.c_max
         self.V = fem.FunctionSpace(mesh, ("CG", 1))
         self.theta = fem.Function(self.V, name="theta")
         self._theta_n = fem.Function(self.V)
@@ -249,16 +272,6 @@ class TransportProblem(ThetaMeasures):
                 "transport.petsc_options"
             )
         return TransportStep(int(its), int(ksp.getIterationNumber()))
-
-    def set_flux(self, flux: float) -> None:
-        """Uniform inward flux j = ``flux`` (mol m-2 s-1) on the active surfaces from now on.
-
-        Ends a hold (``hold_surface``); ``flux`` 0 is a rest.
-        """
-        self.flux = flux
-        self.current_density = FARADAY * flux
-        self._flux_theta = flux / self.c_max
-        self._problem.bcs = self._free_bcs
 
     def hold_surface(self, theta: float) -> None:
         """Hold θ = ``theta`` (-) on every DOF of the active surfaces (potentiostatic).

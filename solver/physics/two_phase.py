@@ -72,6 +72,7 @@ from solver.physics.transport import (
     ThetaMeasures,
     TransportStep,
     _FluxProblem,
+    lithium_host,
     piecewise_linear,
 )
 
@@ -130,13 +131,8 @@ class TwoPhaseProblem(ThetaMeasures):
         mesh = bundle.mesh
         self.mesh, self.comm = mesh, mesh.comm
         active = {r: m for r, m in materials.items() if m.active}
-        host = next(iter(active.values()))
-        if any(m != host for m in active.values()):
-            raise SolverError("transport: all active regions must share one material")
-        c_max = host.max_concentration
-        if c_max is None:
-            raise SolverError(f"transport: material {host.name!r} has no c_max")
-        self.c_max = c_max
+        self.c_max = lithium_host(active)[1]
+        c_max = self.c_max
         self.chi = energy.chi(settings.temperature)
         """χ = Ω_rs/(RT) (-)."""
         self.RT = R_GAS * settings.temperature
@@ -299,17 +295,6 @@ class TwoPhaseProblem(ThetaMeasures):
             )
         self.theta.x.array[:] = theta
         return TransportStep(int(its), int(ksp.getIterationNumber()))
-
-    def set_flux(self, flux: float) -> None:
-        """Uniform inward flux j = ``flux`` (mol m-2 s-1) on the active surfaces from now on.
-
-        Ends a hold (``hold_surface``); ``flux`` 0 is a rest (protocol interface,
-        solver/protocol_driver.py).
-        """
-        self.flux = flux
-        self.current_density = FARADAY * flux
-        self._flux_theta = flux / self.c_max
-        self._problem.bcs = self._free_bcs
 
     def hold_surface(self, theta: float) -> None:
         """Hold θ = ``theta`` (-, in (0, 1)) on the active-surface DOFs until ``set_flux``."""

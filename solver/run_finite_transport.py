@@ -35,10 +35,10 @@ from solver.run import (
     fields_path,
     finish_summary,
     mesh_for_run,
-    mesh_summary,
     restart_fields,
     resume_meta,
 )
+from solver.run_transport import describe_transport
 from solver.stepping import StepControl, Window
 from solver.writers import FieldWriter, HistoryWriter
 
@@ -80,31 +80,7 @@ def finite_transport_time_loop(
     check_interfaces(case, case_path, bundle)
     derived = DerivedFields(mechanics, case.crack_risk, case.active_surfaces)
     extremes = RunExtremes(resume.meta["extremes"] if resume else None)
-    stats = bundle.stats
-    summary.update(
-        dofs=mechanics.num_dofs,
-        transport_dofs=int(transport.num_dofs),
-        cells=stats.num_cells,
-        mesh=mesh_summary(stats),
-        materials={region: m.name for region, m in case.materials.items()},
-        transport={
-            "active_surfaces": case.active_surfaces,
-            "active_surface_area_m2": transport.surface_area,
-            "active_volume_m3": transport.volume,
-            "flux_mol_m2_s": transport.flux,
-            "current_density_A_m2": transport.current_density,
-        },
-    )
-    log.info(
-        "mesh: %d cells, %d DOFs (P%d) + %d transport DOFs on %d rank(s); j = %.3g mol/m²/s "
-        "(per reference area)",
-        stats.num_cells,
-        mechanics.num_dofs,
-        case.solver.degree,
-        transport.num_dofs,
-        comm.size,
-        transport.flux,
-    )
+    describe_transport(summary, case, bundle, mechanics.num_dofs, transport)
     fields = FieldWriter(comm, fields_path(out, summary), derived)
     history = HistoryWriter(
         comm, out / "history.csv", keep_rows=resume.step + 1 if resume else None

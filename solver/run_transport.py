@@ -25,6 +25,7 @@ from typing import Any
 
 from mpi4py import MPI
 
+from meshes.bundle import MeshBundle
 from solver.case import Case, GalvanostaticLithiation, RegularSolution, Transport
 from solver.checkpoint import Checkpoint, Checkpoints
 from solver.derived import DerivedFields
@@ -33,7 +34,7 @@ from solver.extremes import RunExtremes
 from solver.physics.coupled_transport import CoupledTransportProblem
 from solver.physics.mechanics import ElasticityProblem
 from solver.physics.supports import supports_for
-from solver.physics.transport import FARADAY, TransportProblem
+from solver.physics.transport import FARADAY, ThetaMeasures, TransportProblem
 from solver.physics.two_phase import TwoPhaseProblem
 from solver.protocol import ProtocolLithiation
 from solver.protocol_driver import KIND_CODES, ProtocolDriver, StepRecord, resume_state
@@ -111,32 +112,15 @@ def transport_time_loop(
         resume_state(resume.meta, protocol) if resume else None,
         where=f"{case_path}: lithiation",
     )
-    stats = bundle.stats
-    summary.update(
-        dofs=mechanics.num_dofs,
-        transport_dofs=int(transport.num_dofs),
-        cells=stats.num_cells,
-        mesh=mesh_summary(stats),
-        materials={region: m.name for region, m in case.materials.items()},
-        transport={
-            "active_surfaces": case.active_surfaces,
-            "active_surface_area_m2": transport.surface_area,
-            "active_volume_m3": transport.volume,
-            "flux_mol_m2_s": transport.flux,
-            "current_density_A_m2": transport.current_density,
-            "stress_coupling": settings.stress_coupling,
-            "current_density_1C_A_m2": driver.flux(1.0 / 3600.0) * FARADAY,
-            "protocol": protocol.describe(),
-        },
-    )
-    log.info(
-        "mesh: %d cells, %d DOFs (P%d) + %d transport DOFs on %d rank(s); j = %.3g mol/m²/s",
-        stats.num_cells,
+    describe_transport(
+        summary,
+        case,
+        bundle,
         mechanics.num_dofs,
-        case.solver.degree,
-        transport.num_dofs,
-        comm.size,
-        transport.flux,
+        transport,
+        stress_coupling=settings.stress_coupling,
+        current_density_1C_A_m2=driver.flux(1.0 / 3600.0) * FARADAY,
+        protocol=protocol.describe(),
     )
     fields = FieldWriter(comm, fields_path(out, summary), derived)
     history = HistoryWriter(
@@ -228,3 +212,44 @@ def transport_time_loop(
     t_end = time.perf_counter()
     finish_summary(comm, summary, maxima, (t_start, t_mesh, t_end), solve_time, mechanics.timings)
     log.info("done: %d steps in %.1f s", driver.step, t_end - t_start)
+
+
+def describe_transport(
+    summary: dict[str, Any],
+    case: Case,
+    bundle: MeshBundle,
+    mechanics_dofs: int,
+    transport: ThetaMeasures,
+    **extra: Any,
+) -> None:
+    """Mesh, DOFs and the transport set-up (surfaces, volume, flux) into ``summary`` and the log.
+
+    ``extra`` entries join summary["transport"].
+    """
+    stats = bundle.stats
+    transport_dofs = int(transport.num_dofs)
+    summary.update(
+        dofs=mechanics_dofs,
+        transport_dofs=transport_dofs,
+        cells=stats.num_cells,
+        mesh=mesh_summary(stats),
+        materials={region: m.name for region, m in case.materials.items()},
+        transport={
+            "active_surfaces": case.active_surfaces,
+            "active_surface_area_m2": transport.surface_area,
+            "active_volume_m3": transport.volume,
+            "flux_mol_m2_s": transport.flux,
+            "current_density_A_m2": transport.current_density,
+            **extra,
+        },
+    )
+    log.info(
+        "mesh: %d cells, %d DOFs (P%d) + %d transport DOFs on %d rank(s); j = %.3g mol/m²/s "
+        "(per reference area)",
+        stats.num_cells,
+        mechanics_dofs,
+        case.solver.degree,
+        transport_dofs,
+        transport.comm.size,
+        transport.flux,
+    )

@@ -118,8 +118,8 @@ class ThetaMeasures:
 
     The subclass sets ``theta`` (P1), ``dx`` (the active cells), ``volume`` V_a (m³),
     ``surface_area`` A_S (m²), ``_w`` (the ∫_S v dA vector), ``_owned`` (owned active DOFs),
-    ``comm``, ``c_max``, its nonlinear problem ``_problem`` and the boundary conditions
-    without a hold ``_free_bcs``.
+    ``comm``, ``c_max``, ``num_dofs`` (active θ DOFs), its nonlinear problem ``_problem``
+    and the boundary conditions without a hold ``_free_bcs``.
     """
 
     theta: fem.Function
@@ -130,6 +130,7 @@ class ThetaMeasures:
     _owned: np.ndarray
     comm: MPI.Intracomm
     c_max: float
+    num_dofs: float
     flux: float
     current_density: float
     _flux_theta: float

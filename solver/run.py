@@ -121,6 +121,25 @@ def restart_fields(
     return {}
 
 
+@contextmanager
+def step_outputs(
+    checkpoints: Checkpoints, fields: FieldWriter, history: HistoryWriter
+) -> Iterator[None]:
+    """Around a time loop: checkpoint on a stop signal, always close the writers.
+
+    RunInterrupted (every rank stopped at the same step boundary) flushes the checkpoint and
+    is re-raised; the field and history writers are closed in every case.
+    """
+    try:
+        yield
+    except RunInterrupted:
+        checkpoints.flush()
+        raise
+    finally:
+        fields.close()
+        history.close()
+
+
 def check_interfaces(case: Case, case_path: Path, bundle: MeshBundle) -> None:
     """CaseError unless every ``crack_risk.interfaces`` name is a facet tag of the mesh."""
     unknown = sorted(set(case.crack_risk.interfaces) - set(bundle.facet_names))
@@ -335,7 +354,7 @@ def _time_loop(
     lith = case.lithiation
     assert isinstance(lith, Lithiation)  # model uniform-small or finite (checked by Case)
     solve_time, maxima = 0.0, {}
-    try:
+    with step_outputs(checkpoints, fields, history):
         for step in range(first, lith.steps + 1):
             stop_if_signalled()  # collective: every rank stops at the same step
             soc, t = lith.soc_at(step), lith.time_at(step)
@@ -385,12 +404,6 @@ def _time_loop(
                 mechanics=problem.reference_state(),
             )
             checkpoints.step_done(step, meta, last=step == lith.steps)
-    except RunInterrupted:
-        checkpoints.flush()  # every rank stopped at the same step boundary
-        raise
-    finally:
-        fields.close()
-        history.close()
     t_end = time.perf_counter()
     finish_summary(comm, summary, maxima, (t_start, t_mesh, t_end), solve_time, problem.timings)
     log.info(

@@ -26,7 +26,7 @@ from mpi4py import MPI
 from solver.case import Case, GalvanostaticLithiation, Mechanics, Transport
 from solver.checkpoint import Checkpoint, Checkpoints
 from solver.derived import DerivedFields
-from solver.errors import RunInterrupted, SolverError
+from solver.errors import SolverError
 from solver.extremes import RunExtremes
 from solver.physics.chemomech import CoupledStep, FiniteTransport
 from solver.physics.supports import supports_for
@@ -37,6 +37,7 @@ from solver.run import (
     mesh_for_run,
     restart_fields,
     resume_meta,
+    step_outputs,
 )
 from solver.run_transport import describe_transport
 from solver.stepping import StepControl, Window
@@ -152,7 +153,7 @@ def finite_transport_time_loop(
         checkpoints.step_done(step, meta, last=control.done)
         stop_if_signalled()  # collective: every rank stops at the same step
 
-    try:
+    with step_outputs(checkpoints, fields, history):
         tic = time.perf_counter()
         if resume is None:
             first = coupled.start()
@@ -180,12 +181,6 @@ def finite_transport_time_loop(
             solve_time += time.perf_counter() - tic
             control.accept(result.newton_iterations)
             record(dt, result)
-    except RunInterrupted:
-        checkpoints.flush()  # every rank stopped at the same step boundary
-        raise
-    finally:
-        fields.close()
-        history.close()
     t_end = time.perf_counter()
     finish_summary(comm, summary, maxima, (t_start, t_mesh, t_end), solve_time, mechanics.timings)
     log.info("done: %d steps in %.1f s", control.step, t_end - t_start)

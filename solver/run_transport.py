@@ -29,7 +29,6 @@ from meshes.bundle import MeshBundle
 from solver.case import Case, GalvanostaticLithiation, RegularSolution, Transport
 from solver.checkpoint import Checkpoint, Checkpoints
 from solver.derived import DerivedFields
-from solver.errors import RunInterrupted
 from solver.extremes import RunExtremes
 from solver.physics.coupled_transport import CoupledTransportProblem
 from solver.physics.mechanics import ElasticityProblem
@@ -45,6 +44,7 @@ from solver.run import (
     mesh_for_run,
     mesh_summary,
     resume_meta,
+    step_outputs,
 )
 from solver.writers import FieldWriter, HistoryWriter
 
@@ -195,7 +195,7 @@ def transport_time_loop(
         checkpoints.step_done(step, meta, last=driver.done)
         stop_if_signalled()  # collective: every rank stops at the same step
 
-    try:
+    with step_outputs(checkpoints, fields, history):
         if resume is None:  # step 0: the initial state
             record(StepRecord(0.0, 0, 0, driver.current.kind, 0.0, protocol.soc_start))
         while not driver.done:
@@ -203,12 +203,6 @@ def transport_time_loop(
             taken = driver.advance()
             solve_time += time.perf_counter() - tic
             record(taken)
-    except RunInterrupted:
-        checkpoints.flush()  # every rank stopped at the same step boundary
-        raise
-    finally:
-        fields.close()
-        history.close()
     t_end = time.perf_counter()
     finish_summary(comm, summary, maxima, (t_start, t_mesh, t_end), solve_time, mechanics.timings)
     log.info("done: %d steps in %.1f s", driver.step, t_end - t_start)

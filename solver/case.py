@@ -211,17 +211,19 @@ class Transport(_Frozen):
     """Li diffusion in the active materials (galvanostatic ``transport-small`` and ``finite``).
 
     At finite strain the flux is pulled back to the reference configuration
-    (solver/physics/chemomech.py); the stress acts on the flux only with ``stress_coupling``
-    (``transport-small``).
+    (solver/physics/chemomech.py); the stress acts on the flux only with ``stress_coupling``.
 
     - ``diffusivity``: constant D (e.g. ``"1e-16 m^2/s"``) or a table ``{theta, values}``.
     - ``active_surfaces``: facet names where the galvanostatic flux enters; default the
       geometry's particle surface (``interface`` with matrix, ``particle_surface`` without).
     - ``stress_coupling``: false (default): one-way coupling, Fick's law; θ drives the
       mechanics, the stress does not act on the flux. true: stress-enhanced diffusion
-      (Larché–Cahn), J/c_max = −D(θ)[∇θ − θ(1−θ) Ω_eff/(RT) ∇σ_h] with Ω_eff = 3β'(θ)/c_max,
-      solved monolithically with the mechanics (solver/physics/coupled_transport.py); loading
-      modes ``free``, ``pressure`` and ``fixed_gap`` (not ``spring``); ideal solution only.
+      (Larché–Cahn), J/c_max = −D(θ)[∇θ − θ(1−θ) Ω_eff/(RT) ∇σ_h] with Ω_eff = 3β'(θ)/c_max.
+      ``transport-small``: solved monolithically with the mechanics
+      (solver/physics/coupled_transport.py), loading modes ``free``, ``pressure`` and
+      ``fixed_gap`` (not ``spring``). ``finite``: μ = μ0 − Ω J_e σ_h in the reference
+      configuration, staggered with a fixed-stress split (solver/physics/stress_drift.py), any
+      loading. Ideal solution only.
     - ``free_energy``: ``{kind: ideal}`` (default, Fick) or ``{kind: regular_solution, …}``
       (two-phase Cahn–Hilliard; see RegularSolution).
     - ``temperature``: T (K) in RT of the stress coupling and of the regular solution
@@ -416,15 +418,16 @@ class Case(_Frozen):
         """The model, lithiation mode and transport section must belong together."""
         mode = self.lithiation.mode
         if self.transport is not None and self.transport.stress_coupling:
-            if self.model != "transport-small":
+            if self.model not in ("transport-small", "finite"):
                 raise ValueError(
-                    f"transport.stress_coupling is implemented for model 'transport-small' "
-                    f"only, not {self.model!r}"
+                    f"transport.stress_coupling needs model 'transport-small' or 'finite', "
+                    f"not {self.model!r}"
                 )
-            if self.loading.mode == "spring":
+            if self.model == "transport-small" and self.loading.mode == "spring":
                 raise ValueError(
-                    "transport.stress_coupling supports loading.mode 'free', 'pressure' or "
-                    "'fixed_gap', not 'spring'"
+                    "transport.stress_coupling with model 'transport-small' supports "
+                    "loading.mode 'free', 'pressure' or 'fixed_gap', not 'spring' (model "
+                    "'finite' supports all four)"
                 )
         if self.mechanics is not None and self.model != "finite":
             raise ValueError("the mechanics section is used only by model 'finite'")

@@ -81,7 +81,14 @@ def finite_transport_time_loop(
     check_interfaces(case, case_path, bundle)
     derived = DerivedFields(mechanics, case.crack_risk, case.active_surfaces)
     extremes = RunExtremes(resume.meta["extremes"] if resume else None)
-    describe_transport(summary, case, bundle, mechanics.num_dofs, transport)
+    describe_transport(
+        summary,
+        case,
+        bundle,
+        mechanics.num_dofs,
+        transport,
+        stress_coupling=settings.stress_coupling,
+    )
     fields = FieldWriter(comm, fields_path(out, summary), derived)
     history = HistoryWriter(
         comm, out / "history.csv", keep_rows=resume.step + 1 if resume else None

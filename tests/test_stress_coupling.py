@@ -264,11 +264,12 @@ def test_effective_molar_volume_is_the_chemical_strain_slope(theta: float) -> No
         (["transport.stres_coupling=true"], "did you mean 'stress_coupling'"),
         (
             [*RVE_TRANSPORT, "transport={diffusivity: 1e-16, stress_coupling: true}"],
-            "transport.stress_coupling supports loading.mode 'free', 'pressure' or 'fixed_gap'",
+            "transport.stress_coupling with model 'transport-small' supports loading.mode "
+            "'free', 'pressure' or 'fixed_gap'",
         ),
         (
-            ["transport.stress_coupling=true", "model=finite"],
-            "transport.stress_coupling is implemented for model 'transport-small' only",
+            ["transport.stress_coupling=true", "model=uniform-small"],
+            "transport.stress_coupling needs model 'transport-small' or 'finite'",
         ),
     ],
 )

@@ -257,6 +257,10 @@ class FiniteStrainProblem:
         tau, _, _, fm = self._constitutive(u)
         return tau / ufl.det(fm)
 
+    def kirchhoff_pressure(self, u: ufl.core.expr.Expr) -> ufl.core.expr.Expr:
+        """τ_h = tr τ / 3 = J_e σ_h (Pa) of displacement ``u`` from the converged state."""
+        return ufl.tr(self._constitutive(u)[0]) / 3.0
+
     # ------------------------------------------------------------------------ lithiation
 
     def set_lithiation(self, theta: float) -> None:

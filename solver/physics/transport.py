@@ -17,7 +17,10 @@ with θ per reference volume and the pulled-back Fick flux J0/c_max = −D(θ) C
 (C = FᵀF): the optional argument ``c_inv`` (a UFL tensor, e.g. DG0 C⁻¹ of the latest
 displacement; derivation in solver/physics/chemomech.py) turns the diffusion term into
 Δt ∫_a D(θ) (C⁻¹ ∇θ)·∇v dX. Without it (C = I) the form is exactly the small-strain one. The
-surface flux j is per reference area and the mass balance below holds unchanged.
+surface flux j is per reference area and the mass balance below holds unchanged. With
+``transport.stress_coupling`` at finite strain, the optional ``drift`` g(θ) (m-1) adds the
+stress-driven part, J0/c_max = −D(θ) C⁻¹ (∇θ − g) (solver/physics/stress_drift.py); it is a
+flux too, so the mass balance still holds.
 
 Verification hook: an optional volumetric source s (s-1, a UFL expression) turns the balance
 into ∂θ/∂t + ∇·(J/c_max) = s and adds − Δt ∫_a s v dx to the weak form (s is evaluated with
@@ -38,6 +41,7 @@ needs a few more.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -177,6 +181,8 @@ class TransportProblem(ThetaMeasures):
     verification only).
     ``c_inv``: optional inverse right Cauchy–Green tensor C⁻¹ (-) of the finite-strain
     flux (module docstring); the caller updates it between steps.
+    ``drift``: optional g(θ) (m-1, UFL of the unknown θ) of a flux −D(θ) C⁻¹ (∇θ − g), the
+    stress-enhanced diffusion at finite strain (solver/physics/stress_drift.py).
     """
 
     def __init__(
@@ -189,6 +195,7 @@ class TransportProblem(ThetaMeasures):
         theta_rate: float,
         source: ufl.core.expr.Expr | None = None,
         c_inv: ufl.core.expr.Expr | None = None,
+        drift: Callable[[fem.Function], ufl.core.expr.Expr] | None = None,
     ) -> None:
         mesh = bundle.mesh
         self.mesh, self.comm = mesh, mesh.comm
@@ -231,7 +238,8 @@ class TransportProblem(ThetaMeasures):
         self._dt = fem.Constant(mesh, PETSc.ScalarType(0.0))
         theta, v = self.theta, ufl.TestFunction(self.V)
         F = (theta - self._theta_n) * v * self.dx
-        grad = ufl.grad(theta) if c_inv is None else ufl.dot(c_inv, ufl.grad(theta))
+        grad = ufl.grad(theta) if drift is None else ufl.grad(theta) - drift(theta)
+        grad = grad if c_inv is None else ufl.dot(c_inv, grad)
         F += self._dt * self.diffusivity * ufl.inner(grad, ufl.grad(v)) * self.dx
         if source is not None:
             F -= self._dt * source * v * self.dx

@@ -28,7 +28,7 @@ class MeshStats:
     Volume fractions are of the named region in the box; layer thicknesses (m) of layered
     geometries are achieved as region volume / covered area; other named lengths (m) of a
     generator (e.g. a mean column diameter) go to ``dimensions_*``; quality is the smallest
-    mean-ratio quality of the tetrahedra (1 = regular, → 0 degenerate).
+    element quality (1 = regular simplex, → 0 degenerate; see ``meshes.element_stats``).
     """
 
     num_cells: int

@@ -52,7 +52,7 @@ Gmsh is imported inside the functions: importing it resets Python's SIGINT handl
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -61,6 +61,7 @@ from mpi4py import MPI
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from meshes.bundle import MeshBundle, MeshStats
+from meshes.element_stats import TETRAHEDRA, element_stats
 from meshes.errors import GeometryError
 from meshes.gmsh_run import (
     DEFAULT_REFINEMENT,
@@ -70,7 +71,7 @@ from meshes.gmsh_run import (
     graded_size_field,
     write_msh,
 )
-from meshes.particle_rve import BOX_FACES, MeshSize, min_mean_ratio
+from meshes.particle_rve import BOX_FACES, MeshSize
 from solver.units import Length
 
 COLLECTOR, COLUMNS, SEPARATOR = "collector", "columns", "separator"
@@ -363,14 +364,11 @@ def _mesh_on_root(
     graded_size_field(sorted({abs(t) for _, t in walls}), size, fine, spec.mesh.optimize)
     gmsh.model.mesh.generate(3)
     write_msh(msh_path)
-    _, elem_tags, elem_nodes = gmsh.model.mesh.getElements(3)
-    node_tags, coords, _ = gmsh.model.mesh.getNodes()
+    mesh, _ = element_stats(TETRAHEDRA, model.cells)
     lx, ly = spec.cell
     top = spec.collector + spec.height
-    stats = MeshStats(
-        num_cells=int(sum(len(t) for t in elem_tags)),
-        num_vertices=len(node_tags),
-        min_quality=min_mean_ratio(node_tags, coords, np.concatenate(elem_nodes)),
+    stats = replace(
+        mesh,
         volume_fractions_requested={COLUMNS: spec.column_fraction},
         volume_fractions_achieved={COLUMNS: model.column_volume / (lx * ly * spec.height)},
         dimensions_requested={DIAMETER: spec.diameter, PENETRATION: spec.penetration},

@@ -28,7 +28,7 @@ Gmsh is imported inside the functions: importing it resets Python's SIGINT handl
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -45,6 +45,7 @@ from pydantic import (
 )
 
 from meshes.bundle import MeshBundle, MeshStats, Particle
+from meshes.element_stats import TETRAHEDRA, element_stats
 from meshes.errors import GeometryError
 from meshes.gmsh_run import (
     DEFAULT_REFINEMENT,
@@ -308,17 +309,6 @@ def _pack(
     return packer(spec, box, obstacles, key=key, species=species)
 
 
-def min_mean_ratio(node_tags: np.ndarray, coords: np.ndarray, tets: np.ndarray) -> float:
-    """Smallest mean-ratio quality 12 (3V)^(2/3) / Σ l² of linear tetrahedra (1 = regular)."""
-    x = np.empty((int(node_tags.max()) + 1, 3))
-    x[node_tags] = coords.reshape(-1, 3)
-    p = x[tets.reshape(-1, 4)]
-    e = [p[:, j] - p[:, i] for i, j in ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))]
-    volume = np.abs(np.einsum("ij,ij->i", e[0], np.cross(e[1], e[2]))) / 6
-    sum_l2 = sum(np.einsum("ij,ij->i", v, v) for v in e)
-    return float((12 * (3 * volume) ** (2 / 3) / sum_l2).min())
-
-
 @dataclass(frozen=True)
 class _Model:
     """Entity tags of the OCC model: physical groups in tag order, particle boundary, fraction."""
@@ -530,8 +520,7 @@ def _mesh_on_root(
     graded_size_field(model.particle_surfaces, size, fine, spec.mesh.optimize)
     gmsh.model.mesh.generate(3)
     write_msh(msh_path)
-    _, elem_tags, elem_nodes = gmsh.model.mesh.getElements(3)
-    node_tags, coords, _ = gmsh.model.mesh.getNodes()
+    mesh, _ = element_stats(TETRAHEDRA, model.cells)
     requested = (
         {PARTICLES: spec.particles.volume_fraction}
         if isinstance(spec.particles, RandomParticles)
@@ -539,10 +528,8 @@ def _mesh_on_root(
     )
     if spec.second_species is not None:
         requested[spec.second_species.region] = spec.second_species.volume_fraction
-    stats = MeshStats(
-        num_cells=int(sum(len(t) for t in elem_tags)),
-        num_vertices=len(node_tags),
-        min_quality=min_mean_ratio(node_tags, coords, np.concatenate(elem_nodes)),
+    stats = replace(
+        mesh,
         volume_fractions_requested=requested,
         volume_fractions_achieved=model.fractions,
         particles=tuple(particles),

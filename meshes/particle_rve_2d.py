@@ -19,7 +19,7 @@ with a 2-element box (disks, exact clipped areas).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -28,6 +28,7 @@ from mpi4py import MPI
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from meshes.bundle import MeshBundle, MeshStats, Particle
+from meshes.element_stats import TRIANGLES, element_stats
 from meshes.gmsh_run import (
     DEFAULT_REFINEMENT,
     MODEL_UNIT,
@@ -121,17 +122,6 @@ def place_particles(spec: ParticleRVE2DSpec) -> list[Particle]:
     return pack_random(spec.particles, box)
 
 
-def min_triangle_quality(node_tags: np.ndarray, coords: np.ndarray, tris: np.ndarray) -> float:
-    """Smallest quality 4√3 A / Σ l² of linear triangles (1 = equilateral, → 0 degenerate)."""
-    x = np.empty((int(node_tags.max()) + 1, 3))
-    x[node_tags] = coords.reshape(-1, 3)
-    p = x[tris.reshape(-1, 3)]
-    e = [p[:, 1] - p[:, 0], p[:, 2] - p[:, 0], p[:, 2] - p[:, 1]]
-    area = 0.5 * np.linalg.norm(np.cross(e[0], e[1]), axis=1)
-    sum_l2 = sum(np.einsum("ij,ij->i", v, v) for v in e)
-    return float((4 * np.sqrt(3) * area / sum_l2).min())
-
-
 @dataclass(frozen=True)
 class _Model:
     """Entity tags of the OCC model: physical groups in tag order, disk curves, fraction."""
@@ -201,17 +191,14 @@ def _mesh_on_root(
     graded_size_field(model.particle_curves, size, fine, spec.mesh.optimize, dim=2)
     gmsh.model.mesh.generate(2)
     write_msh(msh_path)
-    _, elem_tags, elem_nodes = gmsh.model.mesh.getElements(2)
-    node_tags, coords, _ = gmsh.model.mesh.getNodes()
+    mesh, _ = element_stats(TRIANGLES, model.cells)
     requested = (
         {PARTICLES: spec.particles.volume_fraction}
         if isinstance(spec.particles, RandomParticles)
         else {}
     )
-    stats = MeshStats(
-        num_cells=int(sum(len(t) for t in elem_tags)),
-        num_vertices=len(node_tags),
-        min_quality=min_triangle_quality(node_tags, coords, np.concatenate(elem_nodes)),
+    stats = replace(
+        mesh,
         volume_fractions_requested=requested,
         volume_fractions_achieved={PARTICLES: model.fraction},
         particles=tuple(particles),

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal, Protocol
 
@@ -39,9 +39,10 @@ from mpi4py import MPI
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from meshes.bundle import MeshBundle, MeshStats
+from meshes.element_stats import TETRAHEDRA, Simplex, element_stats
 from meshes.errors import GeometryError
 from meshes.gmsh_run import add_physical_groups, distribute, write_msh
-from meshes.particle_rve import BOX_FACES, MODEL_UNIT, min_mean_ratio
+from meshes.particle_rve import BOX_FACES, MODEL_UNIT
 from solver.units import Length
 
 PositiveLength = Annotated[Length, Field(gt=0)]
@@ -300,11 +301,27 @@ def layer_heights(spec: Stack) -> list[list[float]]:
 
 @dataclass(frozen=True)
 class _Model:
-    """Physical groups (entity tags) and the per-layer material volumes."""
+    """Physical groups (entity tags) and the area each layer's material covers (m²)."""
 
     cells: dict[str, list[int]]
     facets: dict[str, list[int]]
     covered_area: dict[str, float]
+
+
+def stack_stats(
+    spec: Stack, simplex: Simplex, cells: dict[str, list[int]], covered: dict[str, float]
+) -> MeshStats:
+    """Mesh statistics of a meshed film stack (3D tetrahedra, or triangles of the 2D section).
+
+    Thickness of a layer: requested ``thickness``, achieved = measure of its region (m³, m²)
+    / ``covered`` (the area its material covers (m²), in 2D the width (m)).
+    """
+    mesh, measures = element_stats(simplex, cells)
+    return replace(
+        mesh,
+        thicknesses_requested={la.region: la.thickness for la in spec.layers},
+        thicknesses_achieved={r: m / covered[r] for r, m in measures.items()},
+    )
 
 
 def _breaks(spans: list[tuple[float, float]], length: float) -> list[float]:
@@ -467,18 +484,6 @@ def _roughen(spec: ThinFilmSpec) -> None:
         gmsh.model.mesh.setNode(int(tag), point.tolist(), [])
 
 
-def _tet_volumes(node_tags: np.ndarray, coords: np.ndarray, tets: np.ndarray) -> np.ndarray:
-    x = np.empty((int(node_tags.max()) + 1, 3))
-    x[node_tags] = coords.reshape(-1, 3)
-    p = x[tets.reshape(-1, 4)]
-    return (
-        np.abs(
-            np.einsum("ij,ij->i", p[:, 1] - p[:, 0], np.cross(p[:, 2] - p[:, 0], p[:, 3] - p[:, 0]))
-        )
-        / 6
-    )
-
-
 def _mesh_on_root(
     spec: ThinFilmSpec, msh_path: Path | None
 ) -> tuple[dict[str, dict[str, int]], MeshStats]:
@@ -493,22 +498,7 @@ def _mesh_on_root(
     if spec.roughness is not None:
         _roughen(spec)
     write_msh(msh_path)
-    node_tags, coords, _ = gmsh.model.mesh.getNodes()
-    achieved, all_tets = {}, []
-    for region, vols in model.cells.items():
-        tets = np.concatenate([gmsh.model.mesh.getElements(3, v)[2][0] for v in vols])
-        all_tets.append(tets)
-        volume = _tet_volumes(node_tags, coords, tets).sum() * MODEL_UNIT**3
-        achieved[region] = float(volume / model.covered_area[region])
-    tets = np.concatenate(all_tets)
-    stats = MeshStats(
-        num_cells=len(tets) // 4,
-        num_vertices=len(np.unique(tets)),
-        min_quality=min_mean_ratio(node_tags, coords, tets),
-        thicknesses_requested={la.region: la.thickness for la in spec.layers},
-        thicknesses_achieved=achieved,
-    )
-    return names, stats
+    return names, stack_stats(spec, TETRAHEDRA, model.cells, model.covered_area)
 
 
 def build(

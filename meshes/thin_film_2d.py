@@ -30,9 +30,10 @@ from mpi4py import MPI
 from pydantic import BaseModel, ConfigDict, Field
 
 from meshes.bundle import MeshBundle, MeshStats
+from meshes.element_stats import TRIANGLES
 from meshes.errors import GeometryError
 from meshes.gmsh_run import MODEL_UNIT, add_physical_groups, distribute, write_msh
-from meshes.particle_rve_2d import FACES, min_triangle_quality
+from meshes.particle_rve_2d import FACES
 from meshes.thin_film import (
     SNAP,
     LayeredStack,
@@ -40,6 +41,7 @@ from meshes.thin_film import (
     check_roughness,
     island_spans,
     layer_heights,
+    stack_stats,
 )
 from solver.units import Length
 
@@ -193,13 +195,6 @@ def _roughen(spec: ThinFilm2DSpec) -> None:
         gmsh.model.mesh.setNode(int(tag), point.tolist(), [])
 
 
-def _triangle_areas(node_tags: np.ndarray, coords: np.ndarray, tris: np.ndarray) -> np.ndarray:
-    x = np.empty((int(node_tags.max()) + 1, 3))
-    x[node_tags] = coords.reshape(-1, 3)
-    p = x[tris.reshape(-1, 3)]
-    return 0.5 * np.linalg.norm(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), axis=1)
-
-
 def _mesh_on_root(
     spec: ThinFilm2DSpec, msh_path: Path | None
 ) -> tuple[dict[str, dict[str, int]], MeshStats]:
@@ -214,22 +209,7 @@ def _mesh_on_root(
     if spec.roughness is not None:
         _roughen(spec)
     write_msh(msh_path)
-    node_tags, coords, _ = gmsh.model.mesh.getNodes()
-    achieved, all_tris = {}, []
-    for region, surfs in model.cells.items():
-        tris = np.concatenate([gmsh.model.mesh.getElements(2, s)[2][0] for s in surfs])
-        all_tris.append(tris)
-        area = _triangle_areas(node_tags, coords, tris).sum() * MODEL_UNIT**2
-        achieved[region] = float(area / model.covered_width[region])
-    tris = np.concatenate(all_tris)
-    stats = MeshStats(
-        num_cells=len(tris) // 3,
-        num_vertices=len(np.unique(tris)),
-        min_quality=min_triangle_quality(node_tags, coords, tris),
-        thicknesses_requested={la.region: la.thickness for la in spec.layers},
-        thicknesses_achieved=achieved,
-    )
-    return names, stats
+    return names, stack_stats(spec, TRIANGLES, model.cells, model.covered_width)
 
 
 def build(

@@ -13,11 +13,15 @@
 (3) ``reject_step`` puts back θ, u, the plastic state and C⁻¹ of the state before the step,
     and the redone step reproduces the first one exactly (the predictor history too).
 MPI: a plastic finite protocol on 2 ranks equals the one-rank run of the same mesh; a run
-stopped by SIGTERM mid-protocol and resumed with --restart equals the uninterrupted run.
+stopped by SIGTERM mid-protocol and resumed with --restart equals the uninterrupted run; a
+galvanostatic run stopped by the former finite loop (checkpoint without driver state,
+history without the protocol columns) resumes and equals the uninterrupted run.
 """
 
 from __future__ import annotations
 
+import csv
+import json
 import signal
 from pathlib import Path
 
@@ -33,7 +37,7 @@ from solver.protocol import ProtocolLithiation
 from solver.protocol_driver import KIND_CODES, ProtocolDriver
 from tests.conftest import ROOT, ssbmech
 from tests.geometries import CORE, sphere_octant
-from tests.test_restart import NOT_COMPARED, restart_and_compare
+from tests.test_restart import NOT_COMPARED, interrupted_run, restart_and_compare
 from tests.test_run import history
 from tests.verification import record
 
@@ -105,9 +109,7 @@ def test_finite_cycle_conserves_mass_and_ends_steps_on_their_stops(
 @pytest.mark.verification
 def test_small_flux_finite_protocol_matches_small_strain(tmp_path: Path) -> None:
     small = run(tmp_path / "small", SMALL_CYCLE)
-    finite = run(
-        tmp_path / "finite", *FINITE, SMALL_CYCLE, "mechanics={coupling_tol: 1e-9}"
-    )
+    finite = run(tmp_path / "finite", *FINITE, SMALL_CYCLE, "mechanics={coupling_tol: 1e-9}")
     assert set(finite) == set(small) | FINITE_COLUMNS
     np.testing.assert_array_equal(finite["protocol_step"], small["protocol_step"])
     theta_scale = float(small["theta_max"].max())
@@ -237,3 +239,45 @@ def test_restart_mid_finite_protocol_equals_uninterrupted_run(
     out = restart_and_compare(CYCLE, sets, tmp_path, signal.SIGTERM, after_rows=12)
     h = history(out)
     assert list(np.unique(h["protocol_step"])) == [0, 1, 2, 3]
+
+
+def test_checkpoint_of_the_former_finite_loop_resumes(tmp_path: Path) -> None:
+    # the former galvanostatic finite loop checkpointed next_dt_s instead of the driver state
+    # and wrote no protocol columns: rewrite a fresh checkpoint and history into that form
+    case = ROOT / "tests" / "cases" / "tiny_sphere_transport.yaml"
+    sets = [
+        *FINITE,
+        "mechanics={coupling_tol: 1e-12, coupling_max_passes: 20}",
+        "lithiation.steps=12",
+        "output.checkpoint_every=1000",
+    ]
+    out, ref = tmp_path / "run", tmp_path / "ref"
+    stopped_at = interrupted_run(case, out, sets, after_rows=4, sig=signal.SIGTERM)
+    path = out / "checkpoint" / "state.npz"
+    with np.load(path) as cp:
+        arrays = {k: cp[k] for k in cp.files}
+    meta = json.loads(str(arrays["meta"]))
+    meta["next_dt_s"] = meta.pop("protocol")["next_dt_s"]
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+    protocol_columns = {"protocol_step", "protocol_kind", "current_density_A_m2"}
+    with (out / "history.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    old = [k for k in rows[0] if k not in protocol_columns]
+    with (out / "history.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=old, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    ssbmech("run", "--restart", str(out))
+    ssbmech("run", str(case), "--out", str(ref), *[a for s in sets for a in ("--set", s)])
+    got, want = history(out), history(ref)
+    assert list(got) == old and len(got["time_s"]) == len(want["time_s"]) == 13
+    assert 0 < stopped_at < 12
+    skip = NOT_COMPARED | FINITE_COLUMNS
+    stress_scale = max(float(np.abs(v).max()) for k, v in want.items() if "_Pa" in k)
+    for key in old:
+        if key not in skip:  # a mean stress is ~0 by equilibrium: scaled by the peak stress
+            scale = stress_scale if "_Pa" in key else float(np.abs(want[key]).max())
+            np.testing.assert_allclose(
+                got[key], want[key], rtol=1e-8, atol=1e-8 * scale, err_msg=key
+            )

@@ -208,7 +208,7 @@ FreeEnergy = Annotated[IdealSolution | RegularSolution, Field(discriminator="kin
 
 
 class Transport(_Frozen):
-    """Li diffusion in the active materials (galvanostatic ``transport-small`` and ``finite``).
+    """Li diffusion in the active materials (models ``transport-small`` and ``finite``).
 
     At finite strain the flux is pulled back to the reference configuration
     (solver/physics/chemomech.py); the stress acts on the flux only with ``stress_coupling``.
@@ -290,7 +290,7 @@ class Loading(_Frozen):
 
 
 class Adaptive(_Frozen):
-    """Adaptive time steps of galvanostatic lithiation (solver/stepping.py).
+    """Adaptive time steps of galvanostatic and protocol lithiation (solver/stepping.py).
 
     The first step is ``lithiation.dt`` (or the duration / ``lithiation.steps``; in a protocol,
     the first Δt of each protocol step, see solver.protocol.ProtocolLithiation). A step whose
@@ -313,7 +313,7 @@ class SolverSettings(_Frozen):
     """Discretisation and linear solver: Lagrange degree of u; PETSc options override defaults.
 
     Options are given without prefix (e.g. ``ksp_rtol: 1e-8``, ``pc_type: hypre``).
-    ``adaptive`` switches on adaptive time steps (``lithiation.mode: galvanostatic`` only).
+    ``adaptive`` switches on adaptive time steps (``lithiation.mode`` galvanostatic, protocol).
     """
 
     degree: Literal[1, 2] = 1
@@ -331,7 +331,7 @@ class Mechanics(_Frozen):
       limit per (sub)step.
     - ``max_cutbacks``: a diverged step is retried in 2, 4, … substeps up to 2^max_cutbacks
       (uniform lithiation; with transport the time step is cut back instead).
-    - ``coupling_tol`` / ``coupling_max_passes`` (galvanostatic lithiation): staggered
+    - ``coupling_tol`` / ``coupling_max_passes`` (Li transport: galvanostatic, protocol): staggered
       transport–mechanics passes per time step until the nodal θ changes by less than
       coupling_tol (-) between passes; no convergence in coupling_max_passes fails the step.
       Default 1e-3 (0.1 % of the θ range; every pass conserves the charge exactly): on the
@@ -448,22 +448,22 @@ class Case(_Frozen):
             if self.transport is not None:
                 raise ValueError(
                     "the transport section is used only by model 'transport-small' or by model "
-                    "'finite' with lithiation.mode 'galvanostatic'"
+                    "'finite' with lithiation.mode 'galvanostatic' or 'protocol'"
                 )
             if self.solver.adaptive is not None:
                 raise ValueError(
                     "solver.adaptive is used only by model 'transport-small' or lithiation.mode "
-                    "'galvanostatic'"
+                    "'galvanostatic' or 'protocol'"
                 )
             return
         self._check_transport()
 
     def _check_transport(self) -> None:
-        """Galvanostatic lithiation: a transport section, 3D, not periodic, c_max, surfaces."""
+        """Li transport: a transport section, 3D, not periodic, c_max, known surfaces."""
         if self.transport is None:
             raise ValueError(
                 f"model {self.model!r} needs a transport section with lithiation.mode "
-                "'galvanostatic' (diffusivity, …)"
+                f"{self.lithiation.mode!r} (diffusivity, …)"
             )
         if self.geometry.periodic:
             raise ValueError(
@@ -476,11 +476,6 @@ class Case(_Frozen):
                 f"{self.geometry.kind!r} yet; use model 'uniform-small'"
             )
         if self.model == "finite":
-            if self.lithiation.mode == "protocol":
-                raise ValueError(
-                    "model 'finite' takes lithiation.mode 'uniform' or 'galvanostatic'; "
-                    "protocols (rest, hold, cycles) run with model 'transport-small'"
-                )
             if isinstance(self.transport.free_energy, RegularSolution):
                 raise ValueError(
                     "model 'finite' transports Li with the ideal solution (Fick) only; "

@@ -1,4 +1,4 @@
-"""Lithiation protocols of model ``transport-small``: typed steps from strings or mappings.
+"""Lithiation protocols (``transport-small``, ``finite``): typed steps from strings or mappings.
 
 A protocol (``lithiation: {mode: protocol, soc_start, steps: [...], dt | steps_per_step}``) is
 a list of steps run one after the other; each entry is a string in the grammar below or the
@@ -336,7 +336,7 @@ def check_start(step: Step, soc: float | None, theta_rate: float | None = None) 
 
 
 class ProtocolLithiation(_Frozen):
-    """A list of lithiation steps run in order (model ``transport-small``).
+    """A list of lithiation steps run in order (model ``transport-small`` or ``finite``).
 
     - ``soc_start``: uniform θ at t = 0.
     - ``steps``: the protocol (module docstring: strings or mappings).

@@ -24,7 +24,10 @@ The problem interface (``LithiationTarget``) is what another transport problem c
 offer to run protocols: the active volume, surface area and c_max, ``set_flux`` (a uniform
 flux on the active surfaces, which also ends a hold), ``hold_surface`` (Dirichlet θ on them),
 ``step`` (one backward-Euler step that restores the state on failure), ``reject_step`` (undo
-the last accepted step) and ``soc``.
+the last accepted step) and ``soc``. It is implemented by the ``transport-small`` problems
+(Fick, solver/physics/transport.py; two-phase, two_phase.py; stress-coupled,
+coupled_transport.py) and by model ``finite``'s staggered FiniteTransport
+(solver/physics/chemomech.py), whose step result also carries the mechanics iterations.
 """
 
 from __future__ import annotations
@@ -64,19 +67,25 @@ class TransportStepResult(Protocol):
 
     @property
     def newton_iterations(self) -> int:
-        """Newton iterations of the step."""
+        """Newton iterations of the step (the adaptive step control counts them)."""
 
 
 class LithiationTarget(Protocol):
     """The interface of a transport problem that ``ProtocolDriver`` runs (module docstring)."""
 
     comm: MPI.Intracomm
-    volume: float
-    """V_a (m³): volume of the active materials."""
-    surface_area: float
-    """A_S (m²): area of the active surfaces."""
-    c_max: float
-    """c_max (mol m-3) of the active material."""
+
+    @property
+    def volume(self) -> float:
+        """V_a (m³): volume of the active materials."""
+
+    @property
+    def surface_area(self) -> float:
+        """A_S (m²): area of the active surfaces."""
+
+    @property
+    def c_max(self) -> float:
+        """c_max (mol m-3) of the active material."""
 
     def set_flux(self, flux: float) -> None:
         """Uniform inward flux j (mol m-2 s-1) on the active surfaces from now on; no hold."""
@@ -123,13 +132,20 @@ class StepRecord:
     """One accepted time step: what the history records about the protocol."""
 
     dt: float
-    newton_iterations: int
+    result: TransportStepResult
+    """What the problem's ``step`` returned (the last solve of the step); the time loop
+    writes the model's iteration counts from it."""
     index: int
     kind: str
     current_density: float
     """Applied current density (A m-2, positive for lithiation) over the step."""
     soc_charge: float
     """SOC (-) from the charge passed since t = 0."""
+
+    @property
+    def newton_iterations(self) -> int:
+        """Newton iterations of the step's last solve."""
+        return self.result.newton_iterations
 
 
 class ProtocolDriver:
@@ -266,7 +282,7 @@ class ProtocolDriver:
         while True:
             dt = control.next_time() - control.time
             try:
-                newton = self.problem.step(dt).newton_iterations
+                result = self.problem.step(dt)
             except SolverError as exc:  # the state is back at the last accepted step
                 control.cut_back(exc)
                 continue
@@ -277,10 +293,10 @@ class ProtocolDriver:
             assert isinstance(step, HoldStep) and step.to_soc is not None and soc_after is not None
             direction = 1.0 if step.theta > soc_before else -1.0
             if direction * (soc_after - step.to_soc) > -EVENT_SOC_TOL:
-                dt, newton, soc_after = self._locate(dt, newton, soc_before, soc_after)
+                dt, result, soc_after = self._locate(dt, result, soc_before, soc_after)
             else:
                 event = False
-        control.accept(newton, time=control.time + dt if event else None)
+        control.accept(result.newton_iterations, time=control.time + dt if event else None)
         self.step, self.time = self.step + 1, control.time
         if isinstance(step, HoldStep):
             assert soc_after is not None
@@ -293,18 +309,18 @@ class ProtocolDriver:
             self.soc_charge = self.window_soc_charge + self.theta_rate * (
                 self.time - self.window.start
             )
-        record = StepRecord(dt, newton, self.index, step.kind, current, self.soc_charge)
+        record = StepRecord(dt, result, self.index, step.kind, current, self.soc_charge)
         if event or control.done:
             self._begin(self.index + 1, self.time, self.soc_charge)
         return record
 
     def _locate(
-        self, dt: float, newton: int, soc_before: float, soc_after: float
-    ) -> tuple[float, int, float]:
+        self, dt: float, result: TransportStepResult, soc_before: float, soc_after: float
+    ) -> tuple[float, TransportStepResult, float]:
         """Redo the step that crossed the hold's ``to_soc`` so that it ends on it.
 
         Illinois iteration on g(τ) = soc(τ) − to_soc over the bracket [0, dt]; returns
-        (Δt, Newton iterations, SOC) of the last solve, which is the accepted state.
+        (Δt, step result, SOC) of the last solve, which is the accepted state.
         """
         step = self.current
         assert isinstance(step, HoldStep) and step.to_soc is not None
@@ -314,10 +330,10 @@ class ProtocolDriver:
         tau, g = hi, g_hi
         for _ in range(EVENT_MAX_IT):
             if abs(g) <= EVENT_SOC_TOL:
-                return tau, newton, g + target
+                return tau, result, g + target
             tau = (lo * g_hi - hi * g_lo) / (g_hi - g_lo)
             self.problem.reject_step()
-            newton = self.problem.step(tau).newton_iterations
+            result = self.problem.step(tau)
             g = self._soc() - target
             if g * g_hi > 0:  # same side as hi: the crossing is in [lo, tau]
                 hi, g_hi = tau, g
@@ -330,7 +346,7 @@ class ProtocolDriver:
                     g_hi /= 2
                 side = -1
         if abs(g) <= EVENT_SOC_TOL:
-            return tau, newton, g + target
+            return tau, result, g + target
         raise SolverError(
             f"hold {step.describe()!r}: SOC {target:g} not located to {EVENT_SOC_TOL:g} in "
             f"{EVENT_MAX_IT} iterations (last SOC {g + target:.12g})"

@@ -1,8 +1,9 @@
 """Run a case into its run directory; the time loop of the ``uniform-small`` model.
 
-``run_case`` picks the loop by ``case.model`` (``transport-small``: solver/run_transport.py);
-model ``finite`` runs this loop with the finite-strain problem (solver/physics/finite.py), or
-with galvanostatic lithiation solver/run_finite_transport.py (Li transport at finite strain).
+``run_case`` picks the loop by ``case.model`` and ``lithiation.mode``: Li transport
+(``transport-small``, or ``finite`` with galvanostatic or protocol lithiation) runs
+solver/run_transport.py; ``uniform-small`` and ``finite`` with uniform θ run this loop (model
+``finite`` with the finite-strain problem, solver/physics/finite.py).
 
 For each step k = 0 … N: SOC_k on the ramp, θ = SOC_k in every active material, elastic
 equilibrium under the loading mode, derived fields, one history row, fields every
@@ -216,14 +217,10 @@ def run_case(
             }
         write_json(comm, out / "summary.json", summary)
         loop = _time_loop
-        if case.model == "transport-small":
+        if case.lithiation.mode != "uniform":  # Li transport: transport-small or finite
             from solver.run_transport import transport_time_loop  # imports this module
 
             loop = transport_time_loop
-        elif case.model == "finite" and case.lithiation.mode == "galvanostatic":
-            from solver.run_finite_transport import finite_transport_time_loop  # imports this
-
-            loop = finite_transport_time_loop
         try:
             with _interruptible(comm, out / "summary.json", summary) as stop_if_signalled:
                 loop(case, case_path, out, comm, summary, t_start, stop_if_signalled, resume)

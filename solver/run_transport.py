@@ -1,18 +1,33 @@
-"""The time loop of the ``transport-small`` model: diffuse, solve mechanics, derive, write.
+"""The time loop of the transport models: diffuse, solve mechanics, derive, write.
 
-Step 0 is the initial state (θ = soc_start in the active materials). Each step k ≥ 1 advances
-θ by Δt_k under the surface condition of the current protocol step (solver/protocol_driver.py;
-a galvanostatic lithiation is a protocol of one charge step; flux or hold:
-solver/physics/transport.py), then solves elastic equilibrium with the eigenstrain β(θ(x))
-(one-way coupling: the stress does not act back on the diffusion). With
-``transport.stress_coupling`` θ, u and the projected σ_h are solved together in one Newton
-step instead (solver/physics/coupled_transport.py) and the mechanics state comes from that
-solve. History per step: ``soc`` is the volume-average θ of the active materials,
-``soc_charge`` the SOC from the charge passed (they agree to the solver tolerance: mass
-balance), ``theta_min``/``theta_max`` (nodal), ``theta_surface_mean`` (area-average on the
-active surfaces), ``protocol_step`` (index into lithiation.steps), ``protocol_kind`` (charge 1,
-discharge −1, rest 0, hold 2) and ``current_density_A_m2`` (applied i = F j, positive for
-lithiation; for a hold from the mass change over the step).
+Models ``transport-small`` and ``finite`` with ``lithiation.mode`` galvanostatic or protocol
+(the problems per model: solver/transport_models.py). Step 0 is the initial state (θ =
+soc_start in the active materials; ``finite``: the equilibrium at it, ramped from the
+unlithiated state). Each step k ≥ 1 advances θ by Δt_k under the surface condition of the
+current protocol step (solver/protocol_driver.py; a galvanostatic lithiation is a protocol of
+one charge step; flux or hold: solver/physics/transport.py). ``transport-small`` then solves
+elastic equilibrium with the eigenstrain β(θ(x)) (one-way coupling: the stress does not act
+back on the diffusion); with ``transport.stress_coupling`` θ, u and the projected σ_h are
+solved together in one Newton step instead (solver/physics/coupled_transport.py). ``finite``
+advances θ and u together with staggered transport–mechanics passes
+(solver/physics/chemomech.py). A failed step is cut back with ``solver.adaptive``
+(solver/stepping.py), else it fails the run (exit 3).
+
+History per step: ``soc`` is the volume-average θ of the active materials, ``soc_charge`` the
+SOC from the charge passed (they agree to the solver tolerance: mass balance),
+``theta_min``/``theta_max`` (nodal), ``theta_surface_mean`` (area-average on the active
+surfaces), the iteration counts of the model (``transport-small``: ``newton_iterations`` of
+the transport, ``krylov_iterations`` of the elastic solve; ``finite``: mechanics
+``newton_iterations`` and ``krylov_iterations`` of all passes, ``coupling_passes``,
+``transport_newton_iterations``), ``dt_s``, ``protocol_step`` (index into lithiation.steps),
+``protocol_kind`` (charge 1, discharge −1, rest 0, hold 2) and ``current_density_A_m2``
+(applied i = F j, positive for lithiation; for a hold from the mass change over the step).
+
+Restart: the checkpoint holds θ (``finite``: also u and the plastic state,
+solver.run.restart_fields), the mechanics reference state and the driver state; the run
+continues from them (``finite``: the displacement predictor of the first step after a
+restart starts afresh, so the coupling passes reach the same fixed point within
+mechanics.coupling_tol).
 """
 
 from __future__ import annotations
@@ -26,15 +41,11 @@ from typing import Any
 from mpi4py import MPI
 
 from meshes.bundle import MeshBundle
-from solver.case import Case, GalvanostaticLithiation, RegularSolution, Transport
+from solver.case import Case, GalvanostaticLithiation, Transport
 from solver.checkpoint import Checkpoint, Checkpoints
 from solver.derived import DerivedFields
 from solver.extremes import RunExtremes
-from solver.physics.coupled_transport import CoupledTransportProblem
-from solver.physics.mechanics import ElasticityProblem
-from solver.physics.supports import supports_for
-from solver.physics.transport import FARADAY, ThetaMeasures, TransportProblem
-from solver.physics.two_phase import TwoPhaseProblem
+from solver.physics.transport import FARADAY, ThetaMeasures
 from solver.protocol import ProtocolLithiation
 from solver.protocol_driver import KIND_CODES, ProtocolDriver, StepRecord, resume_state
 from solver.run import (
@@ -43,12 +54,22 @@ from solver.run import (
     finish_summary,
     mesh_for_run,
     mesh_summary,
+    restart_fields,
     resume_meta,
     step_outputs,
 )
+from solver.transport_models import transport_model
 from solver.writers import FieldWriter, HistoryWriter
 
 log = logging.getLogger("ssbmech")
+
+LOG_COUNTS = {
+    "newton_iterations": "Newton",
+    "krylov_iterations": "KSP",
+    "coupling_passes": "passes",
+    "transport_newton_iterations": "transport Newton",
+}
+"""Labels of the iteration counts in the step log line."""
 
 
 def transport_time_loop(
@@ -61,12 +82,12 @@ def transport_time_loop(
     stop_if_signalled: Callable[[], None],
     resume: Checkpoint | None,
 ) -> None:
-    """Run the ``transport-small`` model of ``case`` into ``out`` (updates ``summary``).
+    """Run the transport model of ``case`` into ``out`` (updates ``summary``).
 
     ``stop_if_signalled`` is called after every step (collective: raises RunInterrupted on
-    every rank once a stop signal arrived). ``resume``: continue after its step (θ restored).
-    Time steps: solver/protocol_driver.py and solver/stepping.py (fixed, or adaptive with
-    cut-backs).
+    every rank once a stop signal arrived). ``resume``: continue after its step (θ, and for
+    ``finite`` u and the plastic state, restored). Time steps: solver/protocol_driver.py and
+    solver/stepping.py (fixed, or adaptive with cut-backs).
     """
     lith, settings = case.lithiation, case.transport
     assert isinstance(lith, GalvanostaticLithiation | ProtocolLithiation)
@@ -75,40 +96,23 @@ def transport_time_loop(
     log.info("case %s: building geometry and mesh", case.name)
     bundle = mesh_for_run(comm, case, case_path, out, resume)
     t_mesh = time.perf_counter()
-    materials = dict(case.materials)
-    mechanics = ElasticityProblem(
-        bundle, materials, supports_for(case.loading, bundle.mesh.geometry.dim), case.solver
-    )
-    transport: TransportProblem | CoupledTransportProblem | TwoPhaseProblem
-    if settings.stress_coupling:
-        transport = CoupledTransportProblem(
-            bundle,
-            materials,
-            settings,
-            case.solver,
-            mechanics,
-            case.active_surfaces,
-            protocol.soc_start,
-            0.0,
-        )
-    else:  # Cahn–Hilliard (regular solution) or Fick (ideal solution)
-        two_phase = isinstance(settings.free_energy, RegularSolution)
-        problem = TwoPhaseProblem if two_phase else TransportProblem
-        transport = problem(
-            bundle, materials, settings, case.active_surfaces, protocol.soc_start, 0.0
-        )
+    model = transport_model(case, bundle, protocol.soc_start)
+    mechanics, transport = model.mechanics, model.transport
     check_interfaces(case, case_path, bundle)
     derived = DerivedFields(mechanics, case.crack_risk, case.active_surfaces)
     extremes = RunExtremes(resume.meta["extremes"] if resume else None)
+    state_fields = {"theta": transport.theta, **restart_fields(mechanics)}
+    tic = time.perf_counter()
     if resume is not None:
         mechanics.restore_reference_state(resume.meta["mechanics"])
-        resume.restore("theta", transport.theta)
-        if isinstance(transport, CoupledTransportProblem):
-            transport.equilibrate()  # u and σ_h of the restored θ
+        for name, f in state_fields.items():
+            resume.restore(name, f)
+        model.resume()
+    solve_time = time.perf_counter() - tic
     driver = ProtocolDriver(
         protocol,
         case.solver.adaptive,
-        transport,
+        model.target,
         resume_state(resume.meta, protocol) if resume else None,
         where=f"{case_path}: lithiation",
     )
@@ -126,21 +130,15 @@ def transport_time_loop(
     history = HistoryWriter(
         comm, out / "history.csv", keep_rows=resume.step + 1 if resume else None
     )
-    checkpoints = Checkpoints(
-        comm, out, case.output.checkpoint_every, fields={"theta": transport.theta}
-    )
-    solve_time, maxima = 0.0, {}
+    checkpoints = Checkpoints(comm, out, case.output.checkpoint_every, fields=state_fields)
+    maxima: dict[str, float] = {}
 
     def record(taken: StepRecord) -> None:
         """Mechanics, derived fields, history row, fields, checkpoint of the accepted step."""
         nonlocal solve_time, maxima
-        step, t, dt, newton = driver.step, driver.time, taken.dt, taken.newton_iterations
+        step, t, dt = driver.step, driver.time, taken.dt
         tic = time.perf_counter()
-        if isinstance(transport, CoupledTransportProblem):
-            state = transport.mechanics_state()  # u and θ already handed to the mechanics
-        else:
-            mechanics.theta.interpolate(transport.theta)
-            state = mechanics.solve_current()
+        state, counts = model.equilibrium(taken.result)
         derived.update()
         solve_time += time.perf_counter() - tic
         particles = derived.particle_table()
@@ -158,8 +156,7 @@ def transport_time_loop(
             "theta_min": theta_min,
             "theta_max": theta_max,
             "theta_surface_mean": transport.surface_mean(),
-            "newton_iterations": newton,
-            "krylov_iterations": state.krylov_iterations,
+            **counts,
             "dt_s": dt,
             "protocol_step": taken.index,
             "protocol_kind": KIND_CODES[taken.kind],
@@ -171,8 +168,7 @@ def transport_time_loop(
         maxima = aggregates
         sigma1 = max(v for k, v in aggregates.items() if k.startswith("max_principal_Pa_"))
         log.info(
-            "step %3d/%s  t %9.1f s  dt %8.2f s  SOC %.4f  θ %.3f–%.3f  Newton %d  "
-            "max σ1 %8.1f MPa",
+            "step %3d/%s  t %9.1f s  dt %8.2f s  SOC %.4f  θ %.3f–%.3f  %s  max σ1 %8.1f MPa",
             step,
             driver.total_steps or "?",
             t,
@@ -180,7 +176,7 @@ def transport_time_loop(
             soc,
             theta_min,
             theta_max,
-            newton,
+            "  ".join(f"{LOG_COUNTS[k]} {v}" for k, v in counts.items()),
             sigma1 / 1e6,
         )
         summary.update(steps=step, final={**row}, extremes=extremes.as_dict(), particles=particles)
@@ -197,7 +193,10 @@ def transport_time_loop(
 
     with step_outputs(checkpoints, fields, history):
         if resume is None:  # step 0: the initial state
-            record(StepRecord(0.0, 0, 0, driver.current.kind, 0.0, protocol.soc_start))
+            tic = time.perf_counter()
+            initial = model.start()
+            solve_time += time.perf_counter() - tic
+            record(StepRecord(0.0, initial, 0, driver.current.kind, 0.0, protocol.soc_start))
         while not driver.done:
             tic = time.perf_counter()
             taken = driver.advance()

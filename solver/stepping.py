@@ -1,4 +1,6 @@
-"""Time steps of the ``transport-small`` loop within one protocol step: fixed or adaptive.
+"""Time steps of the transport loop within one protocol step: fixed or adaptive.
+
+Models ``transport-small`` and ``finite`` with Li transport (solver/run_transport.py).
 
 A ``Window`` is the time span of one protocol step: it starts at ``start`` (s) and lasts
 ``duration`` (s), or is open (``None``: a hold that stops at a SOC, ended by the caller's event

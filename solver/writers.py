@@ -58,7 +58,8 @@ class HistoryWriter:
     """``history.csv``: one row per accepted step, columns fixed by the first row (rank 0).
 
     ``keep_rows`` (a restart): keep the header and the first ``keep_rows`` rows of the
-    existing file, drop the rest (steps after the checkpoint) and append.
+    existing file, drop the rest (steps after the checkpoint) and append with the columns of
+    that header (a run begun by an older version that wrote fewer columns keeps its columns).
     """
 
     def __init__(self, comm: MPI.Comm, path: Path, keep_rows: int | None = None) -> None:
@@ -77,7 +78,7 @@ class HistoryWriter:
         self._file = path.open("a", newline="")
         if lines:
             header = next(csv.reader(lines[:1]))
-            self._writer = csv.DictWriter(self._file, fieldnames=header)
+            self._writer = csv.DictWriter(self._file, fieldnames=header, extrasaction="ignore")
 
     def write(self, row: dict[str, float]) -> None:
         """Append one row and flush (a killed run keeps every accepted step)."""

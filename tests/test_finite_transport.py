@@ -1,5 +1,6 @@
 """Model ``finite`` with galvanostatic lithiation: case rules, cut-backs, run directory, restart.
 
+Protocols (rest, hold, cycles) with model ``finite``: tests/test_finite_protocols.py.
 Physics verification (small-strain limit, mass balance at large strain, MPI): see
 tests/test_verification_finite_transport.py.
 """
@@ -38,6 +39,10 @@ FINITE = ["model=finite"]
         ),
         (["transport.active_surfaces=[interface]"], "transport.active_surfaces: unknown"),
         (["mechanics={coupling_max_passes: 1}"], "mechanics.coupling_max_passes"),
+        (
+            ["transport.free_energy={kind: regular_solution, gradient_energy: 1e-10}"],
+            "model 'finite' transports Li with the ideal solution",
+        ),
     ],
 )
 def test_invalid_finite_transport_cases_are_named(overrides: list[str], expected: str) -> None:

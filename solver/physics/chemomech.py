@@ -1,6 +1,8 @@
 """Li transport at finite strain, staggered with the finite-strain mechanics.
 
-Model ``finite`` with ``lithiation.mode: galvanostatic``. Transport is formulated in the
+Model ``finite`` with ``lithiation.mode: galvanostatic`` or ``protocol`` (run by
+solver/run_transport.py through solver/protocol_driver.py: FiniteTransport is a
+``LithiationTarget``). Transport is formulated in the
 reference configuration X (cf. Bower, Guduru & Sethuraman 2011, J. Mech. Phys. Solids 59,
 804): c (mol m-3) per reference volume, θ = c/c_max, F = I + ∇u, C = FᵀF, J = det F,
 
@@ -49,6 +51,13 @@ solve costs little, and no mechanics solve is wasted on it: 2 passes = 2 transpo
 state is committed only for the accepted step. A failed step (transport or mechanics
 diverged, or no convergence in coupling_max_passes) puts back θ_n, u_n, the plastic state
 and C⁻¹(u_n) and raises SolverError: the time loop cuts Δt back (solver/stepping.py).
+
+Protocols. The surface condition is the transport problem's: a uniform flux (``set_flux``;
+0 is a rest) or, in a potentiostatic hold, θ = θ_s on the active-surface DOFs
+(``hold_surface``), which the mechanics sees through the synced nodal θ. ``reject_step`` puts
+back the state before the last accepted step (θ_n, u_n, the uncommitted plastic state of t_n,
+the platen, C⁻¹(u_n) and the predictor history), so that the driver can redo it with a
+shorter Δt (a hold stopped at a SOC).
 """
 
 from __future__ import annotations
@@ -90,11 +99,25 @@ class CoupledStep:
     """Stack pressure and top displacement of the accepted equilibrium."""
 
 
+@dataclass(frozen=True)
+class _Saved:
+    """The state at t_n that a failed or rejected step returns to."""
+
+    theta: np.ndarray
+    mechanics: tuple[np.ndarray, np.ndarray, np.ndarray, float]
+    """FiniteStrainProblem.snapshot(): u, Cp⁻¹, ε̄_p, platen position."""
+    c_inv: np.ndarray
+    previous: tuple[np.ndarray, float] | None
+    """The displacement predictor's u_{n−1}, Δt_{n−1} (s)."""
+
+
 class FiniteTransport:
     """θ by reference-configuration transport and u by finite-strain mechanics, staggered.
 
     ``transport.theta`` and ``mechanics.theta`` hold the same nodal θ after every call.
     ``theta_start``, ``theta_rate``: as TransportProblem (initial θ, dSOC/dt in s-1).
+    A ``LithiationTarget`` (solver/protocol_driver.py): ``set_flux``, ``hold_surface``,
+    ``step``, ``reject_step``, ``soc`` and the active volume, area and c_max.
     """
 
     def __init__(
@@ -141,6 +164,7 @@ class FiniteTransport:
         self.mechanics.newton.krylov_solver.setMonitor(self._count_krylov)
         self._owned = self.transport.V.dofmap.index_map.size_local
         self._previous: tuple[np.ndarray, float] | None = None  # u_{n−1}, Δt_{n−1} (s)
+        self._undo: _Saved | None = None  # the state before the last accepted step
 
     def _count_krylov(self, _ksp: PETSc.KSP, iteration: int, _rnorm: float) -> None:
         if iteration > 0:
@@ -161,7 +185,7 @@ class FiniteTransport:
 
     def start(self) -> CoupledStep:
         """Step 0: equilibrium at the uniform initial θ, ramped from the unlithiated state."""
-        self._krylov, self._previous = 0, None
+        self._krylov, self._previous, self._undo = 0, None, None
         state = self.mechanics.solve(self._theta_start)
         self._update_c_inv()
         self._update_drift()
@@ -172,7 +196,7 @@ class FiniteTransport:
 
         Updates C⁻¹ and the θ-dependent coefficients; the displacement predictor starts afresh.
         """
-        self._krylov, self._previous = 0, None
+        self._krylov, self._previous, self._undo = 0, None, None
         self._sync_mechanics()
         self.mechanics.update_lithiation()
         self._update_c_inv()
@@ -180,25 +204,68 @@ class FiniteTransport:
 
     def step(self, dt: float) -> CoupledStep:
         """Advance by ``dt`` (s) with staggered passes; SolverError leaves the state of t_n."""
-        theta_n = self.transport.theta.x.array.copy()
-        saved, c_inv_n = self.mechanics.snapshot(), self.c_inv.x.array.copy()
-        u_n = saved[0]
+        saved = _Saved(
+            self.transport.theta.x.array.copy(),
+            self.mechanics.snapshot(),
+            self.c_inv.x.array.copy(),
+            self._previous,
+        )
+        u_n = saved.mechanics[0]
         try:
             if self._previous is not None:
                 u_prev, dt_prev = self._previous
                 self.mechanics.u.x.array[:] = u_n + (dt / dt_prev) * (u_n - u_prev)
                 self._update_c_inv()
-            result = self._passes(dt, theta_n)
+            result = self._passes(dt, saved.theta)
         except SolverError:
-            self.transport.theta.x.array[:] = theta_n
-            self.mechanics.restore(saved)
-            self._sync_mechanics()
-            self.mechanics.update_lithiation()
-            self.c_inv.x.array[:] = c_inv_n
-            self._update_drift()
+            self._put_back(saved)
             raise
-        self._previous = (u_n, dt)
+        self._previous, self._undo = (u_n, dt), saved
         return result
+
+    def reject_step(self) -> None:
+        """Return to the state before the last accepted ``step`` (θ, u, plastic state, C⁻¹)."""
+        assert self._undo is not None, "no step to reject"
+        self._put_back(self._undo)
+        self._undo = None
+
+    def _put_back(self, saved: _Saved) -> None:
+        self.transport.theta.x.array[:] = saved.theta
+        self.mechanics.restore(saved.mechanics)
+        self._sync_mechanics()
+        self.mechanics.update_lithiation()
+        self.c_inv.x.array[:] = saved.c_inv
+        self._previous = saved.previous
+        self._update_drift()
+
+    # --------------------------------------------- LithiationTarget: the transport's surface
+
+    @property
+    def volume(self) -> float:
+        """V_a (m³): volume of the active materials (reference configuration)."""
+        return self.transport.volume
+
+    @property
+    def surface_area(self) -> float:
+        """A_S (m²): reference area of the active surfaces."""
+        return self.transport.surface_area
+
+    @property
+    def c_max(self) -> float:
+        """c_max (mol m-3, per reference volume) of the active material."""
+        return self.transport.c_max
+
+    def set_flux(self, flux: float) -> None:
+        """Uniform inward flux j (mol m-2 s-1, per reference area) from now on; ends a hold."""
+        self.transport.set_flux(flux)
+
+    def hold_surface(self, theta: float) -> None:
+        """Hold θ = ``theta`` (-) on the active-surface DOFs from now on (no flux)."""
+        self.transport.hold_surface(theta)
+
+    def soc(self) -> float:
+        """∫θ dX / V_a (-) over the active materials."""
+        return self.transport.soc()
 
     def _aitken(self, relaxation: float, r_old: np.ndarray, r: np.ndarray) -> float:
         """Aitken's relaxation factor ω_k = −ω_{k−1} r_{k−1}·Δr / Δr·Δr (module docstring)."""

@@ -43,7 +43,8 @@ correction assumes (ratio ≈ 0.6 per pass in a plastic RVE: 10 passes, 6 with A
 
 Predictor: from the second step on, u^0 is extrapolated linearly in time from the last two
 accepted steps, u^0 = u_n + (Δt/Δt_{n−1})(u_n − u_{n−1}), as the start of pass 1's C⁻¹ and of
-its Newton solve (the passes then start O(Δt²) rather than O(Δt) from their fixed point).
+its Newton solve (the passes then start O(Δt²) rather than O(Δt) from their fixed point);
+it starts afresh with each protocol step (a new surface condition is a new process).
 The accepted pair is consistent: u^{k−1} is the equilibrium at θ^{k−1}, and θ^{k−1} solves the
 transport step with the C of that u to within coupling_tol (the check pass k's transport
 solve costs little, and no mechanics solve is wasted on it: 2 passes = 2 transport solves +
@@ -256,12 +257,17 @@ class FiniteTransport:
         return self.transport.c_max
 
     def set_flux(self, flux: float) -> None:
-        """Uniform inward flux j (mol m-2 s-1, per reference area) from now on; ends a hold."""
+        """Uniform inward flux j (mol m-2 s-1, per reference area) from now on; ends a hold.
+
+        A new surface condition starts a new process: the displacement predictor starts afresh.
+        """
         self.transport.set_flux(flux)
+        self._previous = None
 
     def hold_surface(self, theta: float) -> None:
-        """Hold θ = ``theta`` (-) on the active-surface DOFs from now on (no flux)."""
+        """Hold θ = ``theta`` (-) on the active-surface DOFs (no flux; the predictor restarts)."""
         self.transport.hold_surface(theta)
+        self._previous = None
 
     def soc(self) -> float:
         """∫θ dX / V_a (-) over the active materials."""

@@ -475,12 +475,6 @@ class Case(_Frozen):
                 f"model 'transport-small' does not support the 2D geometry "
                 f"{self.geometry.kind!r} yet; use model 'uniform-small'"
             )
-        if self.model == "finite":
-            if isinstance(self.transport.free_energy, RegularSolution):
-                raise ValueError(
-                    "model 'finite' transports Li with the ideal solution (Fick) only; "
-                    "transport.free_energy 'regular_solution' needs model 'transport-small'"
-                )
         self._check_free_energy()
         for region, m in self.materials.items():
             if m.active and m.max_concentration is None:

@@ -39,10 +39,6 @@ FINITE = ["model=finite"]
         ),
         (["transport.active_surfaces=[interface]"], "transport.active_surfaces: unknown"),
         (["mechanics={coupling_max_passes: 1}"], "mechanics.coupling_max_passes"),
-        (
-            ["transport.free_energy={kind: regular_solution, gradient_energy: 1e-10}"],
-            "model 'finite' transports Li with the ideal solution",
-        ),
     ],
 )
 def test_invalid_finite_transport_cases_are_named(overrides: list[str], expected: str) -> None:

@@ -18,7 +18,10 @@ the pull-back J0 = J F⁻¹ j of the spatial flux j = −M (c/J) ∇_x μ. For a
 (solver/physics/transport.py) solves it with C⁻¹ as a coefficient: DG0, interpolated from the
 latest displacement (exact for P1 u: ∇u is constant in a cell). The galvanostatic flux is
 per reference area (same charge law as model ``transport-small``), so the charge balance
-∫θ dX = ∫θ_0 dX + (j/c_max) A_S0 t holds at any deformation.
+∫θ dX = ∫θ_0 dX + (j/c_max) A_S0 t holds at any deformation. With a regular-solution free
+energy (``transport.free_energy``) the Cahn–Hilliard solver (solver/physics/two_phase.py)
+takes C⁻¹ the same way, in its flux and its gradient-energy term: the two-phase front of c-Si
+at finite strain.
 
 Coupling. By default the mechanics acts on the transport only geometrically, through C. With
 ``transport.stress_coupling`` the stress drives the flux too: μ = μ0 − Ω τ_h adds a drift
@@ -73,7 +76,7 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from meshes.bundle import MeshBundle
-from solver.case import Mechanics, SolverSettings, Transport
+from solver.case import Mechanics, RegularSolution, SolverSettings, Transport
 from solver.errors import SolverError
 from solver.materials import Material
 from solver.physics.finite import FiniteStrainProblem
@@ -81,6 +84,7 @@ from solver.physics.mechanics import MechanicsState
 from solver.physics.stress_drift import HydrostaticDrift
 from solver.physics.supports import Supports
 from solver.physics.transport import TransportProblem, lithium_host
+from solver.physics.two_phase import TwoPhaseProblem
 
 
 @dataclass(frozen=True)
@@ -149,16 +153,28 @@ class FiniteTransport:
         if transport.stress_coupling:
             host, c_max = lithium_host({r: m for r, m in materials.items() if m.active})
             self.drift = HydrostaticDrift(self.mechanics, host, c_max, transport.temperature)
-        self.transport = TransportProblem(
-            bundle,
-            materials,
-            transport,
-            active_surfaces,
-            theta_start,
-            theta_rate,
-            c_inv=self.c_inv,
-            drift=None if self.drift is None else self.drift.gradient,
-        )
+        self.transport: TransportProblem | TwoPhaseProblem
+        if isinstance(transport.free_energy, RegularSolution):  # no stress drift (case check)
+            self.transport = TwoPhaseProblem(
+                bundle,
+                materials,
+                transport,
+                active_surfaces,
+                theta_start,
+                theta_rate,
+                c_inv=self.c_inv,
+            )
+        else:
+            self.transport = TransportProblem(
+                bundle,
+                materials,
+                transport,
+                active_surfaces,
+                theta_start,
+                theta_rate,
+                c_inv=self.c_inv,
+                drift=None if self.drift is None else self.drift.gradient,
+            )
         self.tol, self.max_passes = mechanics.coupling_tol, mechanics.coupling_max_passes
         self._theta_start = theta_start
         self._krylov = 0

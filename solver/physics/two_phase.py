@@ -23,6 +23,17 @@ J. Electrochem. Soc. 161 (2014) F3164; its sharp-interface limit: Meca, Münch &
 Eur. J. Appl. Math. (2018), doi:10.1017/S0956792517000067). Defaults of Ω_rs, κ, T:
 solver.case.RegularSolution.
 
+At finite strain (model ``finite``, solver/physics/chemomech.py) the same equations hold in
+the reference configuration X with θ per reference volume: the gradient energy penalises the
+spatial gradient, (κ/2) ∇_Xθ·C⁻¹∇_Xθ per host site, and the flux is pulled back,
+J0/c_max = −M(θ) C⁻¹ ∇_X μ (C = FᵀF, cf. solver/physics/transport.py), so the optional
+``c_inv`` puts C⁻¹ into both gradient terms:
+
+    Δt ∫_a M(θ) (C⁻¹∇μ)·∇v dX   and   ∫_a κ (C⁻¹∇θ)·∇w dX.
+
+The mechanics enters only geometrically (no stress term in μ). The charge balance is the
+same, and so is the sharp-front mass balance in reference coordinates.
+
 Discretisation choices:
 - Internally μ̃ = μ/(RT) (-) is the unknown, so both fields are O(1) for Newton's increment
   test; M ∇μ = D θ(1 − θ) ∇μ̃.
@@ -109,6 +120,8 @@ class TwoPhaseProblem(ThetaMeasures):
     Same interface as solver.physics.transport.TransportProblem (the time loop uses either):
     ``theta_rate`` (s-1) is dSOC/dt of the applied current, j = theta_rate c_max V_a / A_S.
     ``settings.free_energy`` must be a RegularSolution; ``theta_start`` in (0, 1).
+    ``c_inv``: optional C⁻¹ (-) of the finite-strain form (module docstring), updated by the
+    caller between steps.
     """
 
     def __init__(
@@ -119,6 +132,7 @@ class TwoPhaseProblem(ThetaMeasures):
         active_surfaces: list[str],
         theta_start: float,
         theta_rate: float,
+        c_inv: ufl.core.expr.Expr | None = None,
     ) -> None:
         energy = settings.free_energy
         if not isinstance(energy, RegularSolution):
@@ -199,10 +213,14 @@ class TwoPhaseProblem(ThetaMeasures):
             """μ0/(RT) = ln(θ/(1 − θ)) + χ (1 − 2θ) (-)."""
             return _safe_ln(t) - _safe_ln(1 - t) + chi * (1 - 2 * t)
 
+        def pulled_back(grad: ufl.core.expr.Expr) -> ufl.core.expr.Expr:
+            """C⁻¹ ∇_X of the finite-strain form (module docstring), ∇ at small strain."""
+            return grad if c_inv is None else ufl.dot(c_inv, grad)
+
         F = (theta - self._theta_n) * v * self.dx
-        F += self._dt * mobility * ufl.inner(ufl.grad(mu), ufl.grad(v)) * self.dx
+        F += self._dt * mobility * ufl.inner(pulled_back(ufl.grad(mu)), ufl.grad(v)) * self.dx
         F += (mu - homogeneous(theta)) * w * dx_lumped
-        F -= kappa * ufl.inner(ufl.grad(theta), ufl.grad(w)) * dx_lumped
+        F -= kappa * ufl.inner(pulled_back(ufl.grad(theta)), ufl.grad(w)) * dx_lumped
         others = tuple(t for r, t in bundle.cell_names.items() if r not in active)
         if others:  # zero-valued: gives the held DOFs a diagonal (identity rows) for the LU
             zero = fem.Constant(mesh, PETSc.ScalarType(0.0))
@@ -221,7 +239,7 @@ class TwoPhaseProblem(ThetaMeasures):
         w_mu = ufl.TestFunction(V_mu)
         self._mu_rhs = fem.form(
             homogeneous(self._theta_n) * w_mu * dx_lumped
-            + kappa * ufl.inner(ufl.grad(self._theta_n), ufl.grad(w_mu)) * dx_lumped
+            + kappa * ufl.inner(pulled_back(ufl.grad(self._theta_n)), ufl.grad(w_mu)) * dx_lumped
         )
         mass = assemble_vector(fem.form(w_mu * dx_lumped))
         mass.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)

@@ -37,6 +37,7 @@ from solver.stepping import StepControl, Window
 from tests.conftest import ROOT, ssbmech
 from tests.geometries import CORE, cylinder_quarter
 from tests.test_run import history
+from tests.test_verification_two_phase import wire_front
 from tests.verification import record
 
 RADIUS, H, SOC_END, C_RATE = 0.5e-6, 25e-9, 0.5, 0.25
@@ -83,20 +84,8 @@ def test_wire_front_at_finite_strain_follows_the_sharp_front_mass_balance() -> N
             continue
         control.accept(newton)
         mass_error = max(mass_error, abs(coupled.soc() - (theta_a + rate * control.time)))
-    problem, comm = coupled.transport, coupled.comm
-    owned = problem.V.dofmap.index_map.size_local
-    xyz = problem.V.tabulate_dof_coordinates()[:owned]  # reference coordinates
-    r = np.concatenate(comm.allgather(np.hypot(xyz[:, 0], xyz[:, 1])))
-    theta = np.concatenate(comm.allgather(problem.theta.x.array[:owned]))
-    edges = np.linspace(0.0, RADIUS, 21)  # radial bins of 25 nm: azimuthal means
-    which = np.clip(np.digitize(r, edges) - 1, 0, 19)
-    centres = 0.5 * (edges[1:] + edges[:-1])
-    profile = np.array([theta[which == k].mean() for k in range(20)])
-    mid = 0.5 * (theta_a + theta_b)
-    k = int(np.argmax(profile >= mid))
-    front = centres[k - 1] + (mid - profile[k - 1]) / (profile[k] - profile[k - 1]) * (
-        centres[k] - centres[k - 1]
-    )
+    front, profile = wire_front(coupled.transport, RADIUS, 0.5 * (theta_a + theta_b))
+    comm = coupled.comm
     soc = coupled.soc()
     expected = RADIUS * math.sqrt(1 - (soc - theta_a) / (theta_b - theta_a))
     plastic = comm.allreduce(

@@ -50,7 +50,7 @@ from solver.errors import SolverError
 from solver.free_energy import R_GAS, binodal
 from solver.materials import Material
 from solver.materials.expansion import LinearExpansion
-from solver.physics.transport import TransportProblem
+from solver.physics.transport import ThetaMeasures, TransportProblem
 from solver.physics.two_phase import TwoPhaseProblem
 from solver.stepping import StepControl, Window
 from tests.geometries import CORE, box, cylinder_quarter
@@ -256,6 +256,27 @@ def test_ideal_limit_reproduces_fick() -> None:
     assert order >= 1.9
 
 
+def wire_front(problem: ThetaMeasures, radius: float, mid: float) -> tuple[float, np.ndarray]:
+    """Radius (m) where the azimuthal mean θ of a wire crosses ``mid``, and that profile.
+
+    θ is averaged over 20 radial bins of the P1 nodes (reference coordinates; ``problem.V``).
+    """
+    comm, V = problem.comm, problem.theta.function_space
+    owned = V.dofmap.index_map.size_local
+    xyz = V.tabulate_dof_coordinates()[:owned]
+    r = np.concatenate(comm.allgather(np.hypot(xyz[:, 0], xyz[:, 1])))
+    theta = np.concatenate(comm.allgather(problem.theta.x.array[:owned]))
+    edges = np.linspace(0.0, radius, 21)
+    which = np.clip(np.digitize(r, edges) - 1, 0, 19)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    profile = np.array([theta[which == k].mean() for k in range(20)])
+    k = int(np.argmax(profile >= mid))
+    front = centres[k - 1] + (mid - profile[k - 1]) / (profile[k] - profile[k - 1]) * (
+        centres[k] - centres[k - 1]
+    )
+    return float(front), profile
+
+
 @pytest.mark.verification
 def test_nanowire_core_shell_front_radius() -> None:
     # a curved front in an unstructured 3D mesh: a quarter of a c-Si wire (R = 0.5 µm) one
@@ -289,20 +310,7 @@ def test_nanowire_core_shell_front_radius() -> None:
             control.cut_back(exc)
             continue
         control.accept(newton)
-    comm = problem.comm
-    owned = problem.V.dofmap.index_map.size_local
-    xyz = problem.V.tabulate_dof_coordinates()[:owned]
-    r = np.concatenate(comm.allgather(np.hypot(xyz[:, 0], xyz[:, 1])))
-    theta = np.concatenate(comm.allgather(problem.theta.x.array[:owned]))
-    edges = np.linspace(0.0, radius, 21)  # radial bins of 25 nm: azimuthal means
-    which = np.clip(np.digitize(r, edges) - 1, 0, 19)
-    centres = 0.5 * (edges[1:] + edges[:-1])
-    profile = np.array([theta[which == k].mean() for k in range(20)])
-    mid = 0.5 * (theta_a + theta_b)
-    k = int(np.argmax(profile >= mid))
-    front = centres[k - 1] + (mid - profile[k - 1]) / (profile[k] - profile[k - 1]) * (
-        centres[k] - centres[k - 1]
-    )
+    front, profile = wire_front(problem, radius, 0.5 * (theta_a + theta_b))
     soc = problem.soc()
     expected = radius * math.sqrt(1 - (soc - theta_a) / (theta_b - theta_a))
     print(

@@ -153,28 +153,13 @@ class FiniteTransport:
         if transport.stress_coupling:
             host, c_max = lithium_host({r: m for r, m in materials.items() if m.active})
             self.drift = HydrostaticDrift(self.mechanics, host, c_max, transport.temperature)
+        args = (bundle, materials, transport, active_surfaces, theta_start, theta_rate)
         self.transport: TransportProblem | TwoPhaseProblem
         if isinstance(transport.free_energy, RegularSolution):  # no stress drift (case check)
-            self.transport = TwoPhaseProblem(
-                bundle,
-                materials,
-                transport,
-                active_surfaces,
-                theta_start,
-                theta_rate,
-                c_inv=self.c_inv,
-            )
+            self.transport = TwoPhaseProblem(*args, c_inv=self.c_inv)
         else:
-            self.transport = TransportProblem(
-                bundle,
-                materials,
-                transport,
-                active_surfaces,
-                theta_start,
-                theta_rate,
-                c_inv=self.c_inv,
-                drift=None if self.drift is None else self.drift.gradient,
-            )
+            gradient = None if self.drift is None else self.drift.gradient
+            self.transport = TransportProblem(*args, c_inv=self.c_inv, drift=gradient)
         self.tol, self.max_passes = mechanics.coupling_tol, mechanics.coupling_max_passes
         self._theta_start = theta_start
         self._krylov = 0

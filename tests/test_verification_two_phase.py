@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -50,6 +51,7 @@ from solver.errors import SolverError
 from solver.free_energy import R_GAS, binodal
 from solver.materials import Material
 from solver.materials.expansion import LinearExpansion
+from solver.physics.chemomech import FiniteTransport
 from solver.physics.transport import ThetaMeasures, TransportProblem
 from solver.physics.two_phase import TwoPhaseProblem
 from solver.stepping import StepControl, Window
@@ -123,18 +125,12 @@ def test_two_phase_front_plateaus_position_and_mass() -> None:
     )
     adaptive = Adaptive(max_cutbacks=8, easy_newton=5, dt_max=lith.duration / 100)
     control = StepControl(Window(0.0, lith.duration, dt=lith.dt), adaptive)
-    worst_mass, rows, cutbacks = 0.0, [], 0
-    while not control.done:
-        dt = control.next_time() - control.time
-        try:
-            newton = problem.step(dt).newton_iterations
-        except SolverError as exc:
-            control.cut_back(exc)
-            cutbacks += 1
-            continue
-        control.accept(newton)
+    mass_errors, rows = [0.0], []
+
+    def observe() -> None:
+        """Mass error, and plateaus and front depth while the front is inside the slab."""
         soc = problem.soc()
-        worst_mass = max(worst_mass, abs((soc - theta_a) / (RATE * control.time) - 1))
+        mass_errors.append(abs((soc - theta_a) / (RATE * control.time) - 1))
         x, theta = line_profile(problem)
         x_f = crossing(x, theta, 0.5 * (theta_a + theta_b))
         depth = L - x_f
@@ -143,6 +139,9 @@ def test_two_phase_front_plateaus_position_and_mass() -> None:
             behind = float(np.interp(x_f + 6 * WIDTH, x, theta))
             predicted = L * (soc - theta_a) / (theta_b - theta_a)
             rows.append((depth / L, predicted / L, ahead, behind))
+
+    cutbacks = run_adaptive(problem, control, observe)
+    worst_mass = max(mass_errors)
     elapsed = time.perf_counter() - tic
     depths, predicted, ahead, behind = np.array(rows).T
     front_error = float(np.abs(depths - predicted).max())
@@ -256,6 +255,40 @@ def test_ideal_limit_reproduces_fick() -> None:
     assert order >= 1.9
 
 
+def run_adaptive(
+    problem: TransportProblem | TwoPhaseProblem | FiniteTransport,
+    control: StepControl,
+    after_step: Callable[[], None] = lambda: None,
+) -> int:
+    """Step ``problem`` through ``control``'s window, cutting back failed steps; cut-backs."""
+    cutbacks = 0
+    while not control.done:
+        dt = control.next_time() - control.time
+        try:
+            newton = problem.step(dt).newton_iterations
+        except SolverError as exc:
+            control.cut_back(exc)
+            cutbacks += 1
+            continue
+        control.accept(newton)
+        after_step()
+    return cutbacks
+
+
+def wire_transport(diffusivity: float, h: float) -> tuple[Transport, float, float]:
+    """Transport of the wire tests: default Ω_rs, interface width 2.5 h; and its binodal."""
+    settings = Transport.model_validate(
+        {
+            "diffusivity": diffusivity,
+            "free_energy": {"kind": "regular_solution", "gradient_energy": 7.55e3 * (2.5 * h) ** 2},
+        }
+    )
+    energy = settings.free_energy
+    assert isinstance(energy, RegularSolution)
+    theta_a, theta_b = binodal(energy.chi(settings.temperature))
+    return settings, theta_a, theta_b
+
+
 def wire_front(problem: ThetaMeasures, radius: float, mid: float) -> tuple[float, np.ndarray]:
     """Radius (m) where the azimuthal mean θ of a wire crosses ``mid``, and that profile.
 
@@ -283,15 +316,7 @@ def test_nanowire_core_shell_front_radius() -> None:
     # cell thick, flux through the curved surface, default Ω_rs (θ_β = 0.933, x = 3.5), C/4
     tic = time.perf_counter()
     radius, h = 0.5e-6, 25e-9
-    settings = Transport.model_validate(
-        {
-            "diffusivity": 1e-16,
-            "free_energy": {"kind": "regular_solution", "gradient_energy": 7.55e3 * (2.5 * h) ** 2},
-        }
-    )
-    energy = settings.free_energy
-    assert isinstance(energy, RegularSolution)
-    theta_a, theta_b = binodal(energy.chi(settings.temperature))
+    settings, theta_a, theta_b = wire_transport(1e-16, h)
     bundle = cylinder_quarter(MPI.COMM_WORLD, radius, h, h)
     rate = 0.25 / 3600
     problem = TwoPhaseProblem(bundle, {CORE: MAT}, settings, ["particle_surface"], theta_a, rate)
@@ -302,14 +327,7 @@ def test_nanowire_core_shell_front_radius() -> None:
         Window(0.0, lith.duration, dt=lith.dt),
         Adaptive(max_cutbacks=8, easy_newton=5, dt_max=200.0),
     )
-    while not control.done:
-        dt = control.next_time() - control.time
-        try:
-            newton = problem.step(dt).newton_iterations
-        except SolverError as exc:
-            control.cut_back(exc)
-            continue
-        control.accept(newton)
+    run_adaptive(problem, control)
     front, profile = wire_front(problem, radius, 0.5 * (theta_a + theta_b))
     soc = problem.soc()
     expected = radius * math.sqrt(1 - (soc - theta_a) / (theta_b - theta_a))

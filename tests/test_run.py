@@ -139,6 +139,10 @@ COARSE = {  # per bundled case: overrides that make it run in seconds (one step,
     ],
     # the graded film meshes are coarse already (a few hundred cells)
     "si_film_llzto": [],
+    "si_film_llzto_cycle": [  # a protocol: one charge and one discharge step
+        "lithiation={mode: protocol, steps: ['charge 1C to soc 0.1 in 1 step', "
+        "'discharge 1C to soc 0.05 in 1 step']}",
+    ],
     "si_film_lipon": [],
     "usi_sheet_lpscl": [],
     "columnar_si_lpscl": ["geometry.mesh.size=0.5 um", "geometry.mesh.interface_size=0.25 um"],

@@ -18,6 +18,7 @@ from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 
 def load_results(folder: Path) -> list[dict[str, Any]]:
@@ -38,8 +39,10 @@ def convergence_plot(result: dict[str, Any], out: Path) -> None:
     if conv.get("expected_order"):
         p = conv["expected_order"]
         ax.loglog(h, [err[-1] * (v / h[-1]) ** p for v in h], "k--", label=f"slope {p:g}")
+    ax.xaxis.set_minor_formatter(NullFormatter())  # labels at the measured h only
+    ax.set_xticks(h, [f"{v:.3g}" for v in h])
     ax.set_xlabel("mesh size h (m)")
-    ax.set_ylabel("error (L2 norm)")
+    ax.set_ylabel("error (the quantity of the table)")
     ax.set_title(textwrap.fill(result["title"], 48), fontsize=9)
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)

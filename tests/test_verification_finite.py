@@ -9,7 +9,9 @@ preload the finite model's rise differs by 0.4 %: the preload's own finite-strai
 ΔV/V0 = 0.3 and back. In-plane logarithmic mechanical strain e = −ln(J_c)/3 (the film cannot
 expand laterally; J_c = 1 + ΔV/V0(θ)). Elastic–perfectly-plastic biaxial film, M = E/(1 − ν):
 lithiation σ = max(M e, −σ_Y); delithiation from e_min: σ = min(−σ_Y + M (e − e_min), +σ_Y)
-(Sethuraman 2010 / Bower 2011 film curve). Tolerance 5 % of σ_Y at every step.
+(Sethuraman 2010 / Bower 2011 film curve). Tolerance 5 % of σ_Y at every step. With a
+pressure-sensitive flow stress σ_Y + α p (α = 0.6) the plateaus move to −σ_Y/(1 − 2α/3) and
++σ_Y/(1 + 2α/3) (p = −2σ/3 in the biaxial film), same tolerance.
 (c) Free particle at full lithiation (ΔV/V0 = 2.8, 4 steps, E(θ), ν(θ) of the library):
 stress-free (σ_vm < 1e-6 E) and ∫ det F dX = (1 + ΔV/V0) V0 to 1e-6.
 (d) MPI: a particle in an elastic–plastic Li6PS5Cl matrix under 50 MPa (plasticity on in Si
@@ -133,8 +135,14 @@ def test_small_strain_limit_particle_in_free_matrix() -> None:
     assert pressures[1] == pytest.approx(pressures[0], rel=0.005)
 
 
-def film_closed_form(jc: np.ndarray, modulus: float, sigma_y: float) -> np.ndarray:
-    """Elastic–perfectly-plastic film stress (Pa) along a J_c history (module docstring)."""
+def film_closed_form(
+    jc: np.ndarray, modulus: float, sigma_y: float, tensile: float | None = None
+) -> np.ndarray:
+    """Elastic–perfectly-plastic film stress (Pa) along a J_c history (module docstring).
+
+    Flow at −``sigma_y`` in compression and +``tensile`` (default ``sigma_y``) in tension.
+    """
+    tension = sigma_y if tensile is None else tensile
     out, e_min, loading = [], 0.0, True
     for e in -np.log(jc) / 3.0:
         if e <= e_min:
@@ -144,7 +152,7 @@ def film_closed_form(jc: np.ndarray, modulus: float, sigma_y: float) -> np.ndarr
         else:
             if loading:
                 e_turn, loading = e_min, False
-            out.append(min(-sigma_y + modulus * (e - e_turn), sigma_y))
+            out.append(min(-sigma_y + modulus * (e - e_turn), tension))
     return np.array(out)
 
 
@@ -188,6 +196,55 @@ def test_film_plastic_cycle_follows_elastic_perfectly_plastic_curve() -> None:
     assert -0.9 * sigma_y < measured[2] < -0.2 * sigma_y  # a point on the elastic rise
     assert max(iterations) <= 6  # consistent tangent: quadratic convergence
     assert COMM.allreduce(float(problem.plastic_strain.x.array.max()), op=MPI.MAX) > 0.2
+
+
+@pytest.mark.verification
+def test_pressure_sensitive_film_flows_at_asymmetric_stresses() -> None:
+    # σ_Y(p) = σ_Y + α p; biaxial film (σ_zz = 0, p = −2σ/3): compression −σ_Y/(1 − 2α/3),
+    # tension +σ_Y/(1 + 2α/3) — α = 0.6: −1.67 σ_Y and +0.71 σ_Y
+    sigma_y, dv, alpha = 1.0e9, 0.3, 0.6
+    expansion = TabulatedExpansion(theta=[0.0, 1.0], volume_change_table=[0.0, dv])
+    film = Material(
+        name="Si",
+        E=80e9,
+        nu=0.22,
+        flow_stress=sigma_y,
+        flow_pressure_sensitivity=alpha,
+        expansion=expansion,
+    )
+    problem = FiniteStrainProblem(
+        film_stack(),
+        {"substrate": Material(name="rigid", E=1600e9, nu=0.25), "film": film},
+        CLAMPED,
+        SolverSettings(),
+        Mechanics(plasticity=True),
+    )
+    up = np.concatenate([np.linspace(0, 0.1, 6), np.linspace(0.2, 1, 9)])
+    thetas = np.concatenate([up, np.linspace(0.98, 0.9, 5), np.linspace(0.8, 0, 9)])
+    measured, iterations = [], []
+    for theta in thetas:
+        iterations.append(problem.solve(float(theta)).newton_iterations)
+        measured.append(film_stress(problem))
+    compressive, tensile = sigma_y / (1 - 2 * alpha / 3), sigma_y / (1 + 2 * alpha / 3)
+    expected = film_closed_form(1 + dv * thetas, film.E / (1 - film.nu), compressive, tensile)
+    error = np.abs(np.array(measured) - expected) / sigma_y
+    worst = int(error.argmax())
+    print(f"plateaus {measured[14]:.4g} / {measured[-1]:.4g} Pa; worst {error.max():.3g} σ_Y")
+    record(
+        "finite_film_pressure_sensitive_cycle",
+        title="Film on a rigid substrate, pressure-sensitive flow (α = 0.6): asymmetric plateaus",
+        reference="σ_Y(p) = σ_Y + αp on a biaxial film: −σ_Y/(1 − 2α/3), +σ_Y/(1 + 2α/3)",
+        quantity="film σ_xx (Pa), worst of 29 steps (error relative to σ_Y)",
+        measured=measured[worst],
+        expected=expected[worst],
+        scale=sigma_y,
+        tolerance=0.05,
+        setup="0.2 µm film, E 80 GPa, ν 0.22, σ_Y 1 GPa, α = 0.6, ΔV/V0 0 → 0.3 → 0 in "
+        f"14 + 14 steps, P1; plateaus {measured[14] / 1e9:.3f} / {measured[-1] / 1e9:.3f} GPa",
+    )
+    assert error.max() < 0.05
+    assert measured[14] < -0.95 * compressive and measured[-1] > 0.95 * tensile
+    assert max(iterations) <= 6  # the pressure term is in the consistent tangent
 
 
 @pytest.mark.mpi

@@ -9,7 +9,12 @@ strength σ_Y (σ_Y = H/3 when not given) for the compressive crushing indices.
 Plastic flow (model ``finite`` with ``mechanics.plasticity``): J2 flow stress
 σ_Y(θ) = flow_stress + (flow_stress_lithiated − flow_stress) θ when ``flow_stress`` is given,
 else the crushing σ_Y above (H/3: sulfide electrolytes flow at about a third of their hardness);
-no plastic flow without either.
+no plastic flow without either. ``flow_pressure_sensitivity`` α (-, default 0: J2) makes the
+flow stress rise with the pressure p = −σ_h, σ_Y(θ, p) = max(σ_Y(θ) + α p, 0) (a
+Drucker–Prager cone in the von Mises–pressure plane, non-associated: the flow stays
+isochoric); a biaxially clamped film then flows at −σ_Y/(1 − 2α/3) in compression and
++σ_Y/(1 + 2α/3) in tension, the tension–compression asymmetry of LixSi films and of
+pressure-sensitive sulfide electrolytes (α < 3: uniaxial compression stays bounded).
 ``electrolyte``: the material conducts Li ions, so its interfaces with a Li host are where
 Li enters by default. Lithium host data for transport: c_max (mol m-3, per reference, i.e.
 unlithiated, volume).
@@ -63,6 +68,7 @@ class Material(BaseModel):
     yield_strength: PositivePressure | None = None
     flow_stress: PositivePressure | None = None
     flow_stress_lithiated: PositivePressure | None = None
+    flow_pressure_sensitivity: Annotated[float, Field(ge=0, lt=3)] = 0.0
     electrolyte: bool = False
     sources: dict[str, str] = Field(default_factory=dict)
 

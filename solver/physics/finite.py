@@ -17,6 +17,10 @@ or P = p0 + k (w − w0) (spring of areal stiffness k).
 J2 plasticity (``plasticity``: materials with a flow stress σ_Y(θ); perfect plasticity):
 the radial return of Simo (1992; Simo & Hughes 1998, Box 9.1) on the Kirchhoff deviator.
 Trial: be* = Fm Cp⁻¹ₙ Fmᵀ, s* = μ dev be*, f = |s*| − √(2/3) J_e σ_Y; μ̄ = μ tr(be*)/3;
+with a pressure-sensitive material (``flow_pressure_sensitivity`` α) σ_Y becomes
+max(σ_Y + α p, 0) with the Cauchy pressure p = −(μ (tr be*/3 − 1) + λ ln J_e)/J_e, which the
+radial return does not change (non-associated Drucker–Prager, isochoric flow: the return
+stays closed-form and its UFL derivative the consistent tangent);
 Δγ = ⟨f⟩ / (2 μ̄); s = s* (1 − 2 μ̄ Δγ / |s*|); τ = s + (μ (tr be*/3 − 1) + λ ln J_e) I.
 Update after a converged step: be = s/μ + tr(be*)/3 I, Cp⁻¹ = Fm⁻¹ be Fm⁻ᵀ, ε̄_p += √(2/3) Δγ.
 (The update keeps tr be, not det be = J_e^{2/3}: Simo's first-order approximation.) The
@@ -130,6 +134,8 @@ class FiniteStrainProblem:
         tdg0 = fem.TensorFunctionSpace(mesh, ElementMetaData("DG", 0))
         self.lmbda, self.mu = fem.Function(dg0), fem.Function(dg0)
         self.jc, self.flow = fem.Function(dg0), fem.Function(dg0)
+        self.pressure_slope = fem.Function(dg0)
+        """α (-) of the pressure-dependent flow stress σ_Y + α p, cell-wise (0: J2)."""
         self.theta = fem.Function(fem.FunctionSpace(mesh, ("CG", 1)), name="theta")
         """Li fraction θ (-), P1; read on the vertices of active-material cells only."""
         self._theta_dg0 = fem.Function(dg0)
@@ -245,7 +251,9 @@ class FiniteStrainProblem:
         trace = ufl.tr(be) / 3.0
         s_trial = self.mu * ufl.dev(be)
         norm = ufl.sqrt(ufl.inner(s_trial, s_trial) + (1e-12 * self.mu) ** 2)
-        f = norm - math.sqrt(2.0 / 3.0) * self.flow * je  # yield on Cauchy: |dev τ| = J_e |s_σ|
+        pressure = -(self.mu * (trace - 1.0) + self.lmbda * ufl.ln(je)) / je  # Cauchy p (Pa)
+        flow = ufl.max_value(self.flow + self.pressure_slope * pressure, 0.0)
+        f = norm - math.sqrt(2.0 / 3.0) * flow * je  # yield on Cauchy: |dev τ| = J_e |s_σ|
         mu_bar = self.mu * trace
         dgamma = ufl.conditional(ufl.gt(f, 0.0), f / (2.0 * mu_bar), 0.0)
         s = s_trial * (1.0 - 2.0 * mu_bar * dgamma / norm)
@@ -284,7 +292,10 @@ class FiniteStrainProblem:
             )
             flows = self.plasticity and material.plastic
             self.flow.x.array[cells] = material.flow_stress_at(th) if flows else NO_FLOW
-        for f in (self.lmbda, self.mu, self.jc, self.flow):
+            self.pressure_slope.x.array[cells] = (
+                material.flow_pressure_sensitivity if flows else 0.0
+            )
+        for f in (self.lmbda, self.mu, self.jc, self.flow, self.pressure_slope):
             f.x.scatter_forward()
 
     # ------------------------------------------------------------------------ solve

@@ -225,12 +225,13 @@ class Transport(_Frozen):
       configuration, staggered with a fixed-stress split (solver/physics/stress_drift.py), any
       loading. Ideal solution only.
     - ``free_energy``: ``{kind: ideal}`` (default, Fick) or ``{kind: regular_solution, …}``
-      (two-phase Cahn–Hilliard; see RegularSolution).
+      (two-phase Cahn–Hilliard, both models; see RegularSolution).
     - ``temperature``: T (K) in RT of the stress coupling and of the regular solution
       (default 298.15 K; "25 degC" accepted).
     - ``petsc_options``: options for the transport Newton steps (no prefix); they override the
-      defaults of the chosen solver (Fick: GMRES + GAMG; two-phase: MUMPS LU; with
-      ``stress_coupling``: MUMPS LU, after ``solver.petsc_options``).
+      defaults of the chosen solver (Fick, also with the ``finite`` stress drift: GMRES +
+      GAMG; two-phase: MUMPS LU; ``transport-small`` with ``stress_coupling``: MUMPS LU, after
+      ``solver.petsc_options``).
     """
 
     diffusivity: Annotated[Diffusivity, Field(gt=0)] | TabulatedDiffusivity

@@ -14,12 +14,14 @@ terms, staggered with finite-strain J2 mechanics (solver/physics/chemomech.py).
     strain; measured 1.4 %), while the shell flows plastically (ε̄_p > 0.5; measured 1.03) and
     the charge balance holds to 1e-9. Runs on 2 ranks too (MPI suite).
 (2) The run path: a free Si sphere (tests/cases/tiny_sphere_transport.yaml) with model finite,
-    a regular solution and J2, adaptive steps: the charge balance of every step to 1e-9.
+    a regular solution and J2, adaptive steps: the charge balance of every step to 1e-9; a run
+    stopped by SIGTERM and resumed with --restart equals the uninterrupted run.
 """
 
 from __future__ import annotations
 
 import math
+import signal
 import time
 from pathlib import Path
 
@@ -34,6 +36,7 @@ from solver.physics.supports import Supports
 from solver.stepping import StepControl, Window
 from tests.conftest import ROOT, ssbmech
 from tests.geometries import CORE, cylinder_quarter
+from tests.test_restart import NOT_COMPARED, restart_and_compare
 from tests.test_run import history
 from tests.test_verification_two_phase import run_adaptive, wire_front, wire_transport
 from tests.verification import record
@@ -102,18 +105,32 @@ def test_wire_front_at_finite_strain_follows_the_sharp_front_mass_balance() -> N
     assert plastic > 0.5  # the lithiated shell flows
 
 
+CASE = ROOT / "tests" / "cases" / "tiny_sphere_transport.yaml"
+FINITE_TWO_PHASE = [
+    "model=finite",
+    "transport.free_energy={kind: regular_solution, gradient_energy: 1e-11}",
+    "lithiation.soc_start=0.02",
+]
+
+
 def test_run_path_conserves_the_charge(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    sets = [
-        "model=finite",
-        "transport.free_energy={kind: regular_solution, gradient_energy: 1e-11}",
-        "lithiation.soc_start=0.02",
-        "mechanics={plasticity: true}",
-        "solver.adaptive={}",
-    ]
-    case = ROOT / "tests" / "cases" / "tiny_sphere_transport.yaml"
-    ssbmech("run", str(case), "--out", str(out), *[a for s in sets for a in ("--set", s)])
+    sets = [*FINITE_TWO_PHASE, "mechanics={plasticity: true}", "solver.adaptive={}"]
+    ssbmech("run", str(CASE), "--out", str(out), *[a for s in sets for a in ("--set", s)])
     h = history(out)
     assert h["soc"][-1] == pytest.approx(0.1, rel=1e-9)
     np.testing.assert_allclose(h["soc"], h["soc_charge"], rtol=1e-9, atol=1e-12)
     assert (h["coupling_passes"][1:] >= 2).all()
+
+
+def test_restart_equals_uninterrupted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # θ, u and the plastic state are restored; the two-phase step starts from (θ_n, μ̃(θ_n))
+    sets = [
+        *FINITE_TWO_PHASE,
+        "mechanics={coupling_tol: 1e-12, coupling_max_passes: 20, plasticity: true}",
+        "lithiation.steps=12",
+        "output.checkpoint_every=1000",
+    ]
+    passes = {"coupling_passes", "transport_newton_iterations"}  # differ by the predictor
+    monkeypatch.setattr("tests.test_restart.NOT_COMPARED", NOT_COMPARED | passes)
+    restart_and_compare(CASE, sets, tmp_path, signal.SIGTERM, after_rows=4)

@@ -214,7 +214,8 @@ class Transport(_Frozen):
     (solver/physics/chemomech.py); the stress acts on the flux only with ``stress_coupling``.
 
     - ``diffusivity``: constant D (e.g. ``"1e-16 m^2/s"``) or a table ``{theta, values}``.
-    - ``active_surfaces``: facet names where the galvanostatic flux enters; default the
+    - ``active_surfaces``: facet names where Li enters (the flux of a charge or discharge,
+      the held θ of a hold); default the
       geometry's particle surface (``interface`` with matrix, ``particle_surface`` without).
     - ``stress_coupling``: false (default): one-way coupling, Fick's law; θ drives the
       mechanics, the stress does not act on the flux. true: stress-enhanced diffusion
@@ -296,7 +297,8 @@ class Adaptive(_Frozen):
     The first step is ``lithiation.dt`` (or the duration / ``lithiation.steps``; in a protocol,
     the first Δt of each protocol step, see solver.protocol.ProtocolLithiation). A step whose
     Newton solves (transport for ``transport-small``, mechanics of all staggered passes for
-    ``finite``) took at most ``easy_newton`` iterations, without cut-back,
+    ``finite``: ≈ 4 per mechanics solve, so give ``finite`` ≈ 4 × (passes − 1), e.g. 6–12)
+    took at most ``easy_newton`` iterations, without cut-back,
     multiplies the next Δt by ``grow`` (capped at ``dt_max`` (s), if given); a failed solve is
     retried from the last accepted state with Δt·``cut``; after ``max_cutbacks`` cut-backs in
     one step the run fails (SolverError, exit 3). The last step is shortened to end exactly

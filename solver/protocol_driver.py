@@ -142,11 +142,6 @@ class StepRecord:
     soc_charge: float
     """SOC (-) from the charge passed since t = 0."""
 
-    @property
-    def newton_iterations(self) -> int:
-        """Newton iterations of the step's last solve."""
-        return self.result.newton_iterations
-
 
 class ProtocolDriver:
     """Time steps of ``protocol`` on ``problem``; ``state`` (checkpoint meta) to resume.

@@ -99,7 +99,7 @@ def test_finite_cycle_conserves_mass_and_ends_steps_on_their_stops(
     current = kind != KIND_CODES["hold"]
     mass_error = np.abs(h["soc"] - h["soc_charge"])
     assert mass_error[current].max() <= 1e-8 and mass_error.max() <= 1e-8
-    assert (h["coupling_passes"][1:] >= 2).all() and (h["newton_iterations"][1:] >= 1).all()
+    assert (h["newton_iterations"][1:] >= 1).all()
     assert h["theta_surface_mean"][ends[2]] == pytest.approx(0.05, abs=1e-12)  # held θ
     if plastic and not coupled:  # the stress drift flattens θ: the coupled sphere stays elastic
         with np.load(out / "checkpoint" / "state.npz") as cp:
@@ -167,12 +167,13 @@ def test_reject_step_returns_to_the_state_before_the_step() -> None:
     coupled.start()
     coupled.set_flux(0.02 * coupled.c_max * coupled.volume / coupled.surface_area)  # 72C
     coupled.step(5.0)
-    coupled.step(2.5)  # SOC 0.15: the surface has yielded; the predictor is on
+    coupled.step(2.5)  # SOC 0.15: the surface has yielded
+    coupled.hold_surface(0.3)  # a new protocol step: the predictor restarts
+    coupled.step(1.0)  # the step after it has the predictor on again
     mech = coupled.mechanics
     fields = (coupled.transport.theta, mech.theta, mech.u, mech.cp_inv, mech.plastic_strain)
     before = [f.x.array.copy() for f in (*fields, coupled.c_inv)]
     assert MPI.COMM_WORLD.allreduce(before[4].max(), op=MPI.MAX) > 0
-    coupled.hold_surface(0.3)
     first = coupled.step(2.0)
     after_first = [f.x.array.copy() for f in (*fields, coupled.c_inv)]
     coupled.reject_step()

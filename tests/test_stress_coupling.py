@@ -40,10 +40,10 @@ from petsc4py import PETSc
 
 from solver.case import SolverSettings, TabulatedDiffusivity, Transport, load_case
 from solver.errors import CaseError, SolverError
+from solver.free_energy import R_GAS
 from solver.materials import LIBRARY, Material
 from solver.materials.expansion import LinearExpansion
 from solver.physics.coupled_transport import (
-    GAS_CONSTANT,
     CoupledTransportProblem,
     effective_molar_volume,
 )
@@ -70,7 +70,7 @@ E, NU = 10e9, 0.25
 T_END = 0.15 * R**2 / D  # τ = 0.15 (s)
 RATE = 0.1 / T_END  # SOC 0.1 at the end (s-1)
 K = 2 * E * OMEGA * C_MAX / (9 * (1 - NU))  # σ_h = K (θ̄ − θ) (Pa)
-A = OMEGA * K / (GAS_CONSTANT * TEMPERATURE)  # D_eff = D (1 + A θ(1−θ))
+A = OMEGA * K / (R_GAS * TEMPERATURE)  # D_eff = D (1 + A θ(1−θ))
 MAT = Material(
     name="Si-linear",
     E=E,

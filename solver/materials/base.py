@@ -14,7 +14,9 @@ flow stress rise with the pressure p = −σ_h, σ_Y(θ, p) = max(σ_Y(θ) + α 
 Drucker–Prager cone in the von Mises–pressure plane, non-associated: the flow stays
 isochoric); a biaxially clamped film then flows at −σ_Y/(1 − 2α/3) in compression and
 +σ_Y/(1 + 2α/3) in tension, the tension–compression asymmetry of LixSi films and of
-pressure-sensitive sulfide electrolytes (α < 3: uniaxial compression stays bounded).
+pressure-sensitive sulfide electrolytes. α < 1.5, so that a biaxially compressed film still
+yields; under triaxial confinement (a particle in a matrix) the cone closes off compressive
+flow for any α > 0.
 ``electrolyte``: the material conducts Li ions, so its interfaces with a Li host are where
 Li enters by default. Lithium host data for transport: c_max (mol m-3, per reference, i.e.
 unlithiated, volume).
@@ -68,7 +70,7 @@ class Material(BaseModel):
     yield_strength: PositivePressure | None = None
     flow_stress: PositivePressure | None = None
     flow_stress_lithiated: PositivePressure | None = None
-    flow_pressure_sensitivity: Annotated[float, Field(ge=0, lt=3)] = 0.0
+    flow_pressure_sensitivity: Annotated[float, Field(ge=0, lt=1.5)] = 0.0
     electrolyte: bool = False
     sources: dict[str, str] = Field(default_factory=dict)
 
@@ -92,20 +94,22 @@ class Material(BaseModel):
             )
         return self
 
-    def partial_molar_volume(self, theta: float) -> float | None:
+    def partial_molar_volume(self, theta: Theta) -> Theta | None:
         """Ω = (1/c_max) d(ΔV/V0)/dθ (m3 mol-1) at ``theta``; None without c_max or expansion.
 
         For LixSi (ΔV/V0 = 2.8 θ, c_max = 3.11e5 mol m-3): Ω = 9.0e-6 m3 mol-1 (physics.md §2).
+        A tabulated law's slope is a difference over [θ − h, θ + h] ∩ [0, 1] (h = 1e-4,
+        one-sided at the ends), with θ clipped to [0, 1] (the end slopes hold beyond).
         """
         c_max = self.max_concentration
         if self.expansion is None or c_max is None:
             return None
         if isinstance(self.expansion, LinearExpansion):
-            return float(self.expansion.partial_molar_volume)
-        h = 1e-4
-        lo, hi = max(theta - h, 0.0), min(theta + h, 1.0)
+            return cast(Theta, self.expansion.partial_molar_volume + 0.0 * theta)
+        h, t = 1e-4, _on_unit_range(theta)
+        lo, hi = np.maximum(t - h, 0.0), np.minimum(t + h, 1.0)
         slope = (self.expansion.volume_change(hi) - self.expansion.volume_change(lo)) / (hi - lo)
-        return float(slope) / c_max
+        return cast(Theta, slope / c_max)
 
     @property
     def max_concentration(self) -> float | None:

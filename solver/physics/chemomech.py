@@ -39,7 +39,8 @@ The mechanics reads the nodal θ (solver/physics/finite.py: J_c, E, ν, σ_Y fro
 Relaxation: from pass 3 on, the θ handed to the mechanics is relaxed with Aitken's factor
 (Irons & Tuck 1969; Küttler & Wall 2008), θ^k = θ^{k−1} + ω_k r_k with the pass residual
 r_k = T(θ^{k−1}) − θ^{k−1} (T: the transport step) and ω_k = −ω_{k−1} r_{k−1}·(r_k − r_{k−1}) /
-|r_k − r_{k−1}|², ω_2 = 1 (dot products over the owned nodes). It matters with the stress
+|r_k − r_{k−1}|², ω_2 = 1 (dot products over the owned nodes); a factor outside AITKEN_RANGE
+(noise near stagnation) falls back to the plain pass, ω = 1. It matters with the stress
 drift, whose passes contract slowly when plastic flow softens the response that the fixed-stress
 correction assumes (ratio ≈ 0.6 per pass in a plastic RVE: 10 passes, 6 with Aitken). Every
 θ^k is an affine combination of transport solutions, so the mass balance holds exactly.
@@ -59,7 +60,7 @@ and C⁻¹(u_n) and raises SolverError: the time loop cuts Δt back (solver/step
 Protocols. The surface condition is the transport problem's: a uniform flux (``set_flux``;
 0 is a rest) or, in a potentiostatic hold, θ = θ_s on the active-surface DOFs
 (``hold_surface``), which the mechanics sees through the synced nodal θ. ``reject_step`` puts
-back the state before the last accepted step (θ_n, u_n, the uncommitted plastic state of t_n,
+back the state before the last accepted step (θ_n, u_n, the committed plastic state of t_n,
 the platen, C⁻¹(u_n) and the predictor history), so that the driver can redo it with a
 shorter Δt (a hold stopped at a SOC).
 """
@@ -85,6 +86,9 @@ from solver.physics.stress_drift import HydrostaticDrift
 from solver.physics.supports import Supports
 from solver.physics.transport import TransportProblem, lithium_host
 from solver.physics.two_phase import TwoPhaseProblem
+
+AITKEN_RANGE = (0.1, 10.0)
+"""Accepted Aitken factors ω: 1/(1 − ρ) for a pass contraction ρ in (−9, 0.9)."""
 
 
 @dataclass(frozen=True)
@@ -280,7 +284,8 @@ class FiniteTransport:
         delta = r[:owned] - r_old[:owned]
         num = self.comm.allreduce(float(r_old[:owned] @ delta), op=MPI.SUM)
         den = self.comm.allreduce(float(delta @ delta), op=MPI.SUM)
-        return relaxation if den == 0.0 else -relaxation * num / den
+        omega = relaxation if den == 0.0 else -relaxation * num / den
+        return omega if AITKEN_RANGE[0] <= omega <= AITKEN_RANGE[1] else 1.0
 
     def _passes(self, dt: float, theta_n: np.ndarray) -> CoupledStep:
         self._krylov = 0

@@ -65,6 +65,7 @@ from petsc4py import PETSc
 from meshes.bundle import MeshBundle
 from solver.case import SolverSettings, TabulatedDiffusivity, Transport
 from solver.errors import SolverError
+from solver.free_energy import R_GAS
 from solver.materials import Material
 from solver.materials.expansion import LinearExpansion
 from solver.physics.mechanics import ElasticityProblem, MechanicsState, rigid_body_modes, strain
@@ -80,8 +81,6 @@ from solver.physics.transport import (
     lithium_host,
     piecewise_linear,
 )
-
-GAS_CONSTANT = 8.314462618  # J mol-1 K-1
 
 DEFAULT_PETSC_OPTIONS: dict[str, str | int | float | bool] = {
     "ksp_type": "preonly",
@@ -230,7 +229,7 @@ class CoupledTransportProblem(ThetaMeasures):
             diffusivity: ufl.core.expr.Expr = piecewise_linear(theta, D.theta, D.values)
         else:
             diffusivity = fem.Constant(mesh, PETSc.ScalarType(D))
-        drift = theta * (1 - theta) * omega_eff * S / (GAS_CONSTANT * self.temperature)
+        drift = theta * (1 - theta) * omega_eff * S / (R_GAS * self.temperature)
         grad_mu = ufl.grad(theta) - drift * ufl.grad(s_hat)  # μ gradient (units of RT/θ(1−θ))
         F += self._dt * diffusivity * ufl.inner(grad_mu, ufl.grad(q)) / L**3 * dx_q(tags)
         sigma_h = ufl.tr(self._stress(host, u, theta)) / 3.0

@@ -54,29 +54,12 @@ from dolfinx.fem.petsc import assemble_matrix, assemble_vector, set_bc
 from petsc4py import PETSc
 
 from solver.errors import SolverError
+from solver.free_energy import R_GAS
 from solver.materials import Material
-from solver.materials.expansion import LinearExpansion
-from solver.physics.coupled_transport import GAS_CONSTANT
 from solver.physics.finite import FiniteStrainProblem
 
 PROJECTION_RTOL = 1e-12
 """Relative residual of the CG solve of the τ_h projection."""
-SLOPE_STEP = 1e-6
-"""Half-width in θ of the central difference of a tabulated expansion law."""
-
-
-def molar_volume(host: Material, theta: np.ndarray) -> np.ndarray:
-    """Ω(θ) = (ΔV/V0)'(θ)/c_max (m3 mol-1) of the active material ``host`` at ``theta``.
-
-    The ``linear`` law's constant Ω; a ``tabulated`` law's slope by a central difference of
-    half-width SLOPE_STEP (the mean of the two slopes at a table point).
-    """
-    law, c_max = host.expansion, host.max_concentration
-    assert law is not None and c_max is not None  # checked by lithium_host
-    if isinstance(law, LinearExpansion):
-        return np.full_like(theta, law.partial_molar_volume)
-    hi, lo = law.volume_change(theta + SLOPE_STEP), law.volume_change(theta - SLOPE_STEP)
-    return (hi - lo) / (2.0 * SLOPE_STEP * c_max)
 
 
 class HydrostaticDrift:
@@ -109,7 +92,7 @@ class HydrostaticDrift:
         """τ_h* (Pa): P1 projection of J_e σ_h of the last mechanics solve."""
         self.theta_star = fem.Function(V)
         """θ* (-) of the last mechanics solve."""
-        self._rt = GAS_CONSTANT * temperature
+        self._rt = R_GAS * temperature
         self._host, self._c_max = host, c_max
         dg0 = mechanics.lmbda.function_space
         self._theta_cells = fem.Function(dg0)
@@ -131,10 +114,12 @@ class HydrostaticDrift:
         mass.assemble()
         self._rhs = fem.form(mechanics.kirchhoff_pressure(mechanics.u) * test * dx_active)
         self._ksp = PETSc.KSP().create(V.mesh.comm)
+        self._ksp.setOptionsPrefix("ssbmech_drift_")
         self._ksp.setOperators(mass)
         self._ksp.setType("cg")
         self._ksp.getPC().setType("jacobi")
         self._ksp.setTolerances(rtol=PROJECTION_RTOL, atol=0.0, max_it=1000)
+        self._ksp.setFromOptions()
 
     def gradient(self, theta: fem.Function) -> ufl.core.expr.Expr:
         """The drift g (m-1) of the unknown ``theta``, fixed-stress corrected (module docstring)."""
@@ -147,7 +132,8 @@ class HydrostaticDrift:
         mech, cells = self.mechanics, self._active_cells
         self.theta_star.x.array[:] = mech.theta.x.array
         self._theta_cells.interpolate(self.theta_star)
-        omega = molar_volume(self._host, self._theta_cells.x.array[cells])
+        omega = self._host.partial_molar_volume(self._theta_cells.x.array[cells])
+        assert omega is not None  # an active host has c_max and an expansion law
         lam, mu, jc = (f.x.array[cells] for f in (mech.lmbda, mech.mu, mech.jc))
         self.omega.x.array[cells] = omega
         self.stiffness.x.array[cells] = (

@@ -1,10 +1,11 @@
-"""Lithium diffusion in the active (Li-hosting) materials, galvanostatic surface flux.
+"""Lithium diffusion in the active (Li-hosting) materials, surface flux or held surface θ.
 
 Unknown θ = c/c_max (-), c per reference volume (mol m-3). In the active cells Ω_a:
 
     ∂θ/∂t + ∇·(J/c_max) = 0,   J/c_max = −D(θ) ∇θ
 
-(Fick; one-way coupling: the mechanics reads θ, the stress does not drive the flux). On the
+(Fick; the mechanics reads θ; only the optional finite-strain ``drift`` below lets the
+stress drive the flux). On the
 active surfaces S the inward flux is uniform, −J·n = j (mol m-2 s-1), and zero on every other
 boundary of Ω_a; or, during a potentiostatic hold (``hold_surface``), θ = θ_s on the DOFs of S
 (Dirichlet) instead of the flux. Backward Euler, weak form

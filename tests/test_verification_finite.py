@@ -156,16 +156,30 @@ def film_closed_form(
     return np.array(out)
 
 
-@pytest.mark.mpi
-@pytest.mark.verification
-def test_film_plastic_cycle_follows_elastic_perfectly_plastic_curve() -> None:
-    sigma_y, dv = 1.0e9, 0.3
-    expansion = TabulatedExpansion(theta=[0.0, 1.0], volume_change_table=[0.0, dv])
-    film = Material(name="Si", E=80e9, nu=0.22, flow_stress=sigma_y, expansion=expansion)
-    substrate = Material(name="rigid", E=1600e9, nu=0.25)  # no flow stress: elastic
+FILM_DV = 0.3
+"""ΔV/V0 at θ = 1 of the film cycles."""
+
+
+def film_cycle(
+    alpha: float = 0.0,
+) -> tuple[FiniteStrainProblem, Material, np.ndarray, list[float], list[int]]:
+    """The film (σ_Y 1 GPa, pressure sensitivity ``alpha``) lithiated to ΔV/V0 = 0.3 and back.
+
+    Returns the problem, the film material, the θ of the 29 steps, the film σ_xx (Pa) and the
+    Newton iterations of each step; the substrate is elastic and 20× stiffer.
+    """
+    expansion = TabulatedExpansion(theta=[0.0, 1.0], volume_change_table=[0.0, FILM_DV])
+    film = Material(
+        name="Si",
+        E=80e9,
+        nu=0.22,
+        flow_stress=1.0e9,
+        flow_pressure_sensitivity=alpha,
+        expansion=expansion,
+    )
     problem = FiniteStrainProblem(
         film_stack(),
-        {"substrate": substrate, "film": film},
+        {"substrate": Material(name="rigid", E=1600e9, nu=0.25), "film": film},
         CLAMPED,
         SolverSettings(),
         Mechanics(plasticity=True),
@@ -177,7 +191,15 @@ def test_film_plastic_cycle_follows_elastic_perfectly_plastic_curve() -> None:
     for theta in thetas:
         iterations.append(problem.solve(float(theta)).newton_iterations)
         measured.append(film_stress(problem))
-    expected = film_closed_form(1 + dv * thetas, film.E / (1 - film.nu), sigma_y)
+    return problem, film, thetas, measured, iterations
+
+
+@pytest.mark.mpi
+@pytest.mark.verification
+def test_film_plastic_cycle_follows_elastic_perfectly_plastic_curve() -> None:
+    sigma_y = 1.0e9
+    problem, film, thetas, measured, iterations = film_cycle()
+    expected = film_closed_form(1 + FILM_DV * thetas, film.E / (1 - film.nu), sigma_y)
     error = np.abs(np.array(measured) - expected) / sigma_y
     worst = int(error.argmax())
     record(
@@ -202,31 +224,10 @@ def test_film_plastic_cycle_follows_elastic_perfectly_plastic_curve() -> None:
 def test_pressure_sensitive_film_flows_at_asymmetric_stresses() -> None:
     # σ_Y(p) = σ_Y + α p; biaxial film (σ_zz = 0, p = −2σ/3): compression −σ_Y/(1 − 2α/3),
     # tension +σ_Y/(1 + 2α/3) — α = 0.6: −1.67 σ_Y and +0.71 σ_Y
-    sigma_y, dv, alpha = 1.0e9, 0.3, 0.6
-    expansion = TabulatedExpansion(theta=[0.0, 1.0], volume_change_table=[0.0, dv])
-    film = Material(
-        name="Si",
-        E=80e9,
-        nu=0.22,
-        flow_stress=sigma_y,
-        flow_pressure_sensitivity=alpha,
-        expansion=expansion,
-    )
-    problem = FiniteStrainProblem(
-        film_stack(),
-        {"substrate": Material(name="rigid", E=1600e9, nu=0.25), "film": film},
-        CLAMPED,
-        SolverSettings(),
-        Mechanics(plasticity=True),
-    )
-    up = np.concatenate([np.linspace(0, 0.1, 6), np.linspace(0.2, 1, 9)])
-    thetas = np.concatenate([up, np.linspace(0.98, 0.9, 5), np.linspace(0.8, 0, 9)])
-    measured, iterations = [], []
-    for theta in thetas:
-        iterations.append(problem.solve(float(theta)).newton_iterations)
-        measured.append(film_stress(problem))
+    sigma_y, alpha = 1.0e9, 0.6
+    _, film, thetas, measured, iterations = film_cycle(alpha)
     compressive, tensile = sigma_y / (1 - 2 * alpha / 3), sigma_y / (1 + 2 * alpha / 3)
-    expected = film_closed_form(1 + dv * thetas, film.E / (1 - film.nu), compressive, tensile)
+    expected = film_closed_form(1 + FILM_DV * thetas, film.E / (1 - film.nu), compressive, tensile)
     error = np.abs(np.array(measured) - expected) / sigma_y
     worst = int(error.argmax())
     print(f"plateaus {measured[14]:.4g} / {measured[-1]:.4g} Pa; worst {error.max():.3g} σ_Y")

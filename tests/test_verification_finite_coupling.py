@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import json
 import math
-import signal
 from pathlib import Path
 
 import numpy as np
 import pytest
 from mpi4py import MPI
 
+from meshes.bundle import MeshBundle
 from solver.case import Mechanics, SolverSettings, TabulatedDiffusivity, Transport, load_case
 from solver.free_energy import R_GAS
 from solver.materials import LIBRARY, Material
@@ -43,7 +43,7 @@ from solver.physics.supports import Supports
 from solver.physics.transport import TransportProblem
 from tests.conftest import ROOT, ssbmech
 from tests.geometries import CORE, sphere_octant
-from tests.test_restart import NOT_COMPARED, restart_and_compare
+from tests.test_finite_transport import finite_restart_and_compare
 from tests.test_run import history
 from tests.verification import record
 
@@ -146,12 +146,10 @@ def test_free_sphere_at_small_strain_equals_fick_with_stress_enhanced_diffusivit
     assert fine["soc"] == pytest.approx(0.001, rel=1e-9)
 
 
-def _plastic_run(comm: MPI.Comm, coupling: bool) -> dict[str, float]:
-    """Library a-Si octant, J2, SOC 0 → 0.15 at τ = 0.03 in 4 steps; charge balance per step."""
-    steps, t_end = 4, T_END / 5
-    rate = 0.15 / t_end
-    coupled = FiniteTransport(
-        sphere_octant(comm, R, R / 3),
+def plastic_octant(bundle: MeshBundle, coupling: bool, rate: float) -> FiniteTransport:
+    """Library a-Si (J2) on a sphere octant, θ from 0 at dSOC/dt = ``rate`` (s-1)."""
+    return FiniteTransport(
+        bundle,
         {CORE: LIBRARY["Si"]},
         SYMMETRY,
         SolverSettings(),
@@ -161,6 +159,13 @@ def _plastic_run(comm: MPI.Comm, coupling: bool) -> dict[str, float]:
         0.0,
         rate,
     )
+
+
+def _plastic_run(comm: MPI.Comm, coupling: bool) -> dict[str, float]:
+    """Library a-Si octant, J2, SOC 0 → 0.15 at τ = 0.03 in 4 steps; charge balance per step."""
+    steps, t_end = 4, T_END / 5
+    rate = 0.15 / t_end
+    coupled = plastic_octant(sphere_octant(comm, R, R / 3), coupling, rate)
     coupled.start()
     transport, errors = coupled.transport, []
     for k in range(1, steps + 1):
@@ -196,21 +201,7 @@ def test_plastic_sphere_at_large_strain_and_mpi_matches_serial() -> None:
 def test_resume_recomputes_the_drift_data() -> None:
     # a restart restores θ, u and the plastic state; τ_h*, θ*, Ω and K must follow from them
     bundle = sphere_octant(COMM, R, R / 3)
-
-    def plastic_si() -> FiniteTransport:
-        return FiniteTransport(
-            bundle,
-            {CORE: LIBRARY["Si"]},
-            SYMMETRY,
-            SolverSettings(),
-            Mechanics(plasticity=True),
-            Transport(diffusivity=D, stress_coupling=True),
-            ["particle_surface"],
-            0.0,
-            0.15 / (T_END / 5),
-        )
-
-    run, resumed = plastic_si(), plastic_si()
+    run, resumed = (plastic_octant(bundle, True, 0.15 / (T_END / 5)) for _ in range(2))
     run.start()
     for _ in range(2):
         run.step(T_END / 20)
@@ -262,13 +253,4 @@ def test_run_serial_and_on_two_ranks(tmp_path: Path) -> None:
 
 
 def test_restart_equals_uninterrupted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # τ_h*, θ*, Ω and K are recomputed from the restored θ, u and plastic state
-    sets = [
-        *FINITE_COUPLED,
-        "mechanics={coupling_tol: 1e-12, coupling_max_passes: 40, plasticity: true}",
-        "lithiation.steps=12",
-        "output.checkpoint_every=1000",
-    ]
-    passes = {"coupling_passes", "transport_newton_iterations"}  # differ by the predictor
-    monkeypatch.setattr("tests.test_restart.NOT_COMPARED", NOT_COMPARED | passes)
-    restart_and_compare(CASE, sets, tmp_path, signal.SIGTERM, after_rows=4)
+    finite_restart_and_compare(FINITE_COUPLED, tmp_path, monkeypatch, plastic=True)

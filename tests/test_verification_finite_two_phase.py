@@ -21,7 +21,6 @@ terms, staggered with finite-strain J2 mechanics (solver/physics/chemomech.py).
 from __future__ import annotations
 
 import math
-import signal
 import time
 from pathlib import Path
 
@@ -36,7 +35,7 @@ from solver.physics.supports import Supports
 from solver.stepping import StepControl, Window
 from tests.conftest import ROOT, ssbmech
 from tests.geometries import CORE, cylinder_quarter
-from tests.test_restart import NOT_COMPARED, restart_and_compare
+from tests.test_finite_transport import finite_restart_and_compare
 from tests.test_run import history
 from tests.test_verification_two_phase import run_adaptive, wire_front, wire_transport
 from tests.verification import record
@@ -123,13 +122,5 @@ def test_run_path_conserves_the_charge(tmp_path: Path) -> None:
 
 
 def test_restart_equals_uninterrupted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # θ, u and the plastic state are restored; the two-phase step starts from (θ_n, μ̃(θ_n))
-    sets = [
-        *FINITE_TWO_PHASE,
-        "mechanics={coupling_tol: 1e-12, coupling_max_passes: 20, plasticity: true}",
-        "lithiation.steps=12",
-        "output.checkpoint_every=1000",
-    ]
-    passes = {"coupling_passes", "transport_newton_iterations"}  # differ by the predictor
-    monkeypatch.setattr("tests.test_restart.NOT_COMPARED", NOT_COMPARED | passes)
-    restart_and_compare(CASE, sets, tmp_path, signal.SIGTERM, after_rows=4)
+    # the two-phase step starts from (θ_n, μ̃(θ_n)): θ is all the transport needs
+    finite_restart_and_compare(FINITE_TWO_PHASE, tmp_path, monkeypatch, plastic=True)
